@@ -1,0 +1,48 @@
+"""The experiments ``relreps reproduce`` knows, imported only when one is run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment: a name, a one-line summary, and the module that implements it.
+
+    The module defines ``add_arguments(parser)`` and ``run(options) -> int``.
+    """
+
+    name: str
+    summary: str
+    module: str
+
+    def _load(self):
+        return importlib.import_module(self.module)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        self._load().add_arguments(parser)
+
+    def run(self, options: argparse.Namespace) -> int:
+        return self._load().run(options)
+
+
+_EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(name: str, summary: str, module: str) -> None:
+    _EXPERIMENTS[name] = Experiment(name, summary, module)
+
+
+def experiments() -> list[Experiment]:
+    return [_EXPERIMENTS[name] for name in sorted(_EXPERIMENTS)]
+
+
+def get(name: str) -> Experiment:
+    try:
+        return _EXPERIMENTS[name]
+    except KeyError:
+        raise KeyError(
+            f"Unknown experiment {name!r}; available: {', '.join(sorted(_EXPERIMENTS)) or 'none'}."
+        ) from None

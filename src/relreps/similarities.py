@@ -1,0 +1,224 @@
+"""Similarity functions between samples and anchors, registered by name with their invariances.
+
+A similarity maps ``x`` of shape ``(n, d)`` and ``anchors`` of shape ``(k, d)`` (both torch
+tensors of one dtype and device, already validated) to ``(n, k)``. Each one declares which
+transformations of the latent space, applied to samples and anchors together, leave its output
+unchanged. The declarations are tested both ways: every declared invariance holds and every
+undeclared one fails on generic data (``tests/test_similarities.py``).
+
+The vocabulary of transformations:
+
+``orthogonal``
+    ``x -> x @ Q`` for an orthogonal ``Q`` (rotations and reflections).
+``isotropic_scaling``
+    ``x -> s * x`` for a scalar ``s > 0``.
+``translation``
+    ``x -> x + t`` for a vector ``t``.
+``permutation``
+    ``x -> x[:, p]``, a permutation of the latent coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+
+INVARIANCES: frozenset[str] = frozenset(
+    {"orthogonal", "isotropic_scaling", "translation", "permutation"}
+)
+
+SimilarityFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A registered similarity: its name, the function, and what it is invariant to."""
+
+    name: str
+    function: SimilarityFunction = field(repr=False)
+    invariances: frozenset[str]
+    description: str = ""
+
+    def __call__(self, x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        return self.function(x, anchors)
+
+
+_REGISTRY: dict[str, Similarity] = {}
+
+
+def register_similarity(
+    name: str,
+    function: SimilarityFunction,
+    invariances: Iterable[str] = (),
+    *,
+    description: str = "",
+    overwrite: bool = False,
+) -> Similarity:
+    """Register ``function`` under ``name`` so that ``relative_projection`` can use it.
+
+    Parameters
+    ----------
+    name
+        The name users pass as ``similarity=``.
+    function
+        ``function(x, anchors) -> (n, k)`` on torch tensors ``x: (n, d)``, ``anchors: (k, d)``.
+        It receives validated inputs of one dtype and device and must not modify them.
+    invariances
+        Transformations (from :data:`INVARIANCES`) the output is invariant to.
+    description
+        One line shown in listings.
+    overwrite
+        Replace an existing registration of the same name.
+
+    Returns
+    -------
+    Similarity
+        The registered entry.
+
+    Examples
+    --------
+    >>> import torch, relreps
+    >>> def negative_sq_euclidean(x, anchors):
+    ...     return -torch.cdist(x, anchors) ** 2
+    >>> entry = relreps.register_similarity(
+    ...     "neg_sq_euclidean", negative_sq_euclidean,
+    ...     invariances={"orthogonal", "translation", "permutation"}, overwrite=True)
+    >>> relreps.relative_projection(torch.zeros(2, 3), torch.ones(4, 3), "neg_sq_euclidean").shape
+    torch.Size([2, 4])
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"The similarity name must be a non-empty string, got {name!r}.")
+    if not callable(function):
+        raise TypeError(f"The similarity function for {name!r} must be callable, got {function!r}.")
+    invariances = frozenset(invariances)
+    unknown = invariances - INVARIANCES
+    if unknown:
+        raise ValueError(
+            f"Unknown invariance(s) {sorted(unknown)} for similarity {name!r}; "
+            f"valid names are {sorted(INVARIANCES)}."
+        )
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"A similarity named {name!r} is already registered; pass overwrite=True to replace it."
+        )
+    entry = Similarity(name, function, invariances, description)
+    _REGISTRY[name] = entry
+    return entry
+
+
+def get_similarity(name: str | Similarity) -> Similarity:
+    """Return the registered :class:`Similarity` called ``name`` (a ``Similarity`` passes as is)."""
+    if isinstance(name, Similarity):
+        return name
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown similarity {name!r}; valid names are {similarity_names()}. "
+            "Register your own with relreps.register_similarity."
+        ) from None
+
+
+def similarity_names() -> tuple[str, ...]:
+    """Names of all registered similarities, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+# --- built-in similarities ---------------------------------------------------------------------
+
+
+def _safe_norm(x: torch.Tensor) -> torch.Tensor:
+    """Row norms with zeros replaced by one, so that a zero row divides to zero, not NaN."""
+    norms = torch.linalg.vector_norm(x, dim=-1)
+    return torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
+def cosine(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    # Normalise the k anchors once and divide the (n, k) product by the n row norms: x itself is
+    # never copied, which matters when x is the large side.
+    unit_anchors = anchors / _safe_norm(anchors).unsqueeze(-1)
+    out = x @ unit_anchors.T
+    norms = _safe_norm(x).unsqueeze(-1)
+    if out.requires_grad:
+        return out / norms
+    return out.div_(norms)
+
+
+def inner(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    return x @ anchors.T
+
+
+def euclidean(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, anchors, p=2.0)
+
+
+def l1(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, anchors, p=1.0)
+
+
+def linf(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, anchors, p=float("inf"))
+
+
+def rbf(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    # The bandwidth is the median distance between distinct anchors, so it scales with the space
+    # and the kernel is invariant to isotropic scaling as well as to isometries.
+    k = anchors.shape[0]
+    pairwise = torch.cdist(anchors, anchors)
+    upper = pairwise[torch.triu_indices(k, k, offset=1, device=anchors.device).unbind(0)]
+    upper = upper[upper > 0]
+    if upper.numel() == 0:
+        raise ValueError(
+            "The 'rbf' similarity sets its bandwidth from the median distance between anchors and "
+            f"needs at least two distinct anchors; got {k} anchor(s) with no positive distance."
+        )
+    bandwidth = upper.median()
+    return torch.exp(-(torch.cdist(x, anchors) ** 2) / (2 * bandwidth**2))
+
+
+def change_of_basis(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    # Least-squares (minimum-norm) coordinates c with c @ anchors ~= x. Directions with singular
+    # values below sqrt(eps) of the largest count as absent: centred anchors are exactly rank
+    # deficient, and rounding must not turn that null direction into huge coordinates.
+    rtol = torch.finfo(anchors.dtype).eps ** 0.5
+    return x @ torch.linalg.pinv(anchors, rtol=rtol)
+
+
+register_similarity(
+    "cosine",
+    cosine,
+    {"orthogonal", "isotropic_scaling", "permutation"},
+    description="cosine similarity (the paper's choice); 0 for a zero vector",
+)
+register_similarity(
+    "inner", inner, {"orthogonal", "permutation"}, description="inner product x . a"
+)
+register_similarity(
+    "euclidean",
+    euclidean,
+    {"orthogonal", "translation", "permutation"},
+    description="Euclidean (L2) distance to the anchor",
+)
+register_similarity(
+    "l1", l1, {"translation", "permutation"}, description="L1 (Manhattan) distance to the anchor"
+)
+register_similarity(
+    "linf",
+    linf,
+    {"translation", "permutation"},
+    description="L-infinity (max-coordinate) distance to the anchor",
+)
+register_similarity(
+    "rbf",
+    rbf,
+    {"orthogonal", "isotropic_scaling", "translation", "permutation"},
+    description="Gaussian kernel, bandwidth = median distance between anchors",
+)
+register_similarity(
+    "change_of_basis",
+    change_of_basis,
+    {"orthogonal", "isotropic_scaling", "permutation"},
+    description="least-squares coordinates of x in the anchor basis (x @ pinv(anchors))",
+)

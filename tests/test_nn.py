@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from safetensors.torch import load, save
+
+import relreps
+from relreps.nn import OUTPUT_NORMS
+
+
+@pytest.mark.parametrize("output_norm", OUTPUT_NORMS)
+def test_forward_shapes_and_norms(output_norm):
+    layer = relreps.RelativeProjection(n_anchors=6, output_norm=output_norm)
+    out = layer(torch.randn(2, 5, 8), torch.randn(6, 8))
+    assert out.shape == (2, 5, 6)
+    if output_norm == "l2":
+        torch.testing.assert_close(out.norm(dim=-1), torch.ones(2, 5))
+    if output_norm == "layernorm":
+        torch.testing.assert_close(out.mean(dim=-1), torch.zeros(2, 5), atol=1e-5, rtol=0)
+
+
+def test_trains_inside_a_loop_and_round_trips_state_dict():
+    torch.manual_seed(0)
+    encoder = torch.nn.Linear(10, 8)
+    layer = relreps.RelativeProjection(n_anchors=5, output_norm="layernorm")
+    head = torch.nn.Linear(5, 2)
+    params = [*encoder.parameters(), *layer.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+    anchor_inputs = torch.randn(5, 10)
+    losses = []
+    for _ in range(30):
+        with torch.no_grad():
+            anchors = encoder(anchor_inputs)
+        loss = torch.nn.functional.cross_entropy(head(layer(encoder(x), anchors)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert layer.norm.weight.grad is not None
+
+    restored = relreps.RelativeProjection(n_anchors=5, output_norm="layernorm")
+    restored.load_state_dict(load(save(layer.state_dict())))
+    z = encoder(x).detach()
+    torch.testing.assert_close(restored(z, anchors), layer(z, anchors))
+
+
+def test_stored_anchors_buffer_round_trips():
+    anchors = torch.randn(4, 3)
+    layer = relreps.RelativeProjection(anchors=anchors, output_norm="batchnorm", center="anchors")
+    layer.eval()
+    buffer = io.BytesIO(save(layer.state_dict()))
+    restored = relreps.RelativeProjection(
+        anchors=torch.zeros(4, 3), output_norm="batchnorm", center="anchors"
+    )
+    restored.load_state_dict(load(buffer.getvalue()))
+    restored.eval()
+    x = torch.randn(7, 3)
+    torch.testing.assert_close(restored(x), layer(x))
+    assert "similarity='cosine'" in repr(layer)
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="pass n_anchors"):
+        relreps.RelativeProjection(output_norm="layernorm")
+    with pytest.raises(ValueError, match="valid names are"):
+        relreps.RelativeProjection(similarity="nope")
+    with pytest.raises(ValueError, match="output_norm must be one of"):
+        relreps.RelativeProjection(output_norm="rmsnorm")
+    with pytest.raises(ValueError, match="center must be one of"):
+        relreps.RelativeProjection(center="mean")
+    with pytest.raises(ValueError, match="No anchors"):
+        relreps.RelativeProjection()(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="built for 4 anchors but got 3"):
+        relreps.RelativeProjection(n_anchors=4)(torch.randn(2, 3), torch.randn(3, 3))
