@@ -29,7 +29,7 @@ data:
 	else echo "note: Fashion-MNIST not found in $(FASHION_MNIST) and apt-get is not usable here"; fi
 
 demo: setup
-	$(BIN)/relreps demo
+	$(BIN)/relreps reproduce ae-stitching --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

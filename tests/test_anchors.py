@@ -95,7 +95,7 @@ def test_take_gives_parallel_anchors_in_every_kind():
     y_numpy = x * 2
     np.testing.assert_array_equal(anchors.take(y_numpy), y_numpy[anchors.indices])
     y_torch = torch.from_numpy(y_numpy)
-    assert torch.equal(anchors.take(y_torch), y_torch[torch.from_numpy(anchors.indices)])
+    assert torch.equal(anchors.take(y_torch), y_torch[torch.tensor(anchors.indices)])
     texts = [f"text {i}" for i in range(len(x))]
     assert anchors.take(texts) == [texts[i] for i in anchors.indices]
     with pytest.raises(ValueError, match="selected from 60 samples but this space has 59"):

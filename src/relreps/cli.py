@@ -51,6 +51,7 @@ def _cmd_reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     )
     experiment.add_arguments(sub)
     options = sub.parse_args(args.rest)
+    options.arguments = list(args.rest)  # recorded in the report as the command to rerun
     return int(experiment.run(options) or 0)
 
 

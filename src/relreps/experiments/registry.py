@@ -46,3 +46,10 @@ def get(name: str) -> Experiment:
         raise KeyError(
             f"Unknown experiment {name!r}; available: {', '.join(sorted(_EXPERIMENTS)) or 'none'}."
         ) from None
+
+
+register(
+    "ae-stitching",
+    "zero-shot stitching of AE/VAE encoders and decoders on Fashion-MNIST (paper sec. 5.1)",
+    "relreps.experiments.ae_stitching",
+)

@@ -1,0 +1,1 @@
+"""Dataset adapters: real data from local files, no downloads by default."""

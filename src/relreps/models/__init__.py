@@ -1,0 +1,1 @@
+"""Reusable models with absolute or relative bottlenecks."""

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from relreps.io import (
+    atomic_path,
+    load_tensors,
+    metadata_path,
+    read_json,
+    save_tensors,
+    sha256_files,
+    short_hash,
+    write_json_atomic,
+)
+
+
+def test_tensors_round_trip_with_metadata(tmp_path):
+    path = tmp_path / "entry.safetensors"
+    tensors = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.ones(4, dtype=torch.int64)}
+    save_tensors(path, tensors, {"seed": 3, "name": "x"})
+    loaded, metadata = load_tensors(path)
+    assert metadata == {"seed": 3, "name": "x"}
+    assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "entry.safetensors",
+        "entry.safetensors.json",
+    ]
+
+
+def test_corrupt_or_incomplete_entries_raise_clear_errors(tmp_path):
+    path = tmp_path / "entry.safetensors"
+    save_tensors(path, {"a": torch.ones(3)}, {})
+    path.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        load_tensors(path)
+    metadata_path(path).write_text("{broken")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_tensors(path)
+    metadata_path(path).unlink()
+    with pytest.raises(FileNotFoundError, match="No complete entry"):
+        load_tensors(path)
+
+
+def test_atomic_path_leaves_the_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "out.json"
+    write_json_atomic(target, {"version": 1})
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temporary:
+        temporary.write_text("half a fi")
+        raise KeyboardInterrupt
+    assert read_json(target) == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_hashes_are_stable(tmp_path):
+    (tmp_path / "a").write_bytes(b"abc")
+    assert sha256_files([tmp_path / "a"]) == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    assert short_hash({"b": 1, "a": [1, 2]}) == short_hash(json.loads('{"a": [1, 2], "b": 1}'))
+    assert short_hash({"a": 1}) != short_hash({"a": 2})
