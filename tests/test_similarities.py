@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import relreps
 from relreps.similarities import INVARIANCES
+from transforms import transform
 
 BUILTIN = ("cosine", "inner", "euclidean", "l1", "linf", "rbf", "change_of_basis")
 CENTERS = (None, "anchors")
@@ -23,25 +24,6 @@ CENTERS = (None, "anchors")
 def expected_invariances(name: str, center: str | None) -> frozenset[str]:
     declared = relreps.get_similarity(name).invariances
     return declared | {"translation"} if center == "anchors" else declared
-
-
-def transform(kind: str, rng: np.random.Generator, d: int, magnitude: float):
-    """A random transformation of the given kind, applied identically to samples and anchors."""
-    if kind == "orthogonal":
-        q, r = np.linalg.qr(rng.normal(size=(d, d)))
-        q = q * np.sign(np.diag(r))  # Haar-distributed, reflections included
-        return lambda z: z @ q
-    if kind == "isotropic_scaling":
-        return lambda z: magnitude * z
-    if kind == "translation":
-        shift = magnitude * rng.normal(size=d)
-        return lambda z: z + shift
-    if kind == "permutation":
-        perm = rng.permutation(d)
-        while d > 1 and np.array_equal(perm, np.arange(d)):
-            perm = rng.permutation(d)
-        return lambda z: z[:, perm]
-    raise AssertionError(kind)
 
 
 def test_builtins_are_registered_with_vocabulary_invariances():
