@@ -13,20 +13,23 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,words,faiss]"
 	touch $(STAMP)
 
 setup: $(STAMP) data
 
-# Fashion-MNIST from Debian (31 MB). Without apt or root, the experiments say so and fall back to
-# scikit-learn's digits.
+# Real data from Debian: Fashion-MNIST (31 MB) and the texts of the word-embedding corpus
+# (WordNet, two Bibles, fortunes). Without apt or root the experiments say what is missing and
+# fall back (digits for images; fewer corpus sources for words).
+DEBIAN_DATA := dataset-fashion-mnist wordnet-base sword-text-kjv sword-text-web libsword-utils fortunes
 data:
-	@if [ -d $(FASHION_MNIST) ]; then :; \
+	@if [ -d $(FASHION_MNIST) ] && [ -f /usr/share/wordnet/data.noun ] && command -v mod2imp >/dev/null \
+		&& [ -f /usr/share/games/fortunes/fortunes ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
-		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
-		echo "warning: could not install dataset-fashion-mnist; experiments will fall back to digits"; \
-	else echo "note: Fashion-MNIST not found in $(FASHION_MNIST) and apt-get is not usable here"; fi
+		apt-get install -y -q $(DEBIAN_DATA) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEBIAN_DATA) >/dev/null 2>&1; } || \
+		echo "warning: could not install $(DEBIAN_DATA); experiments will fall back"; \
+	else echo "note: Debian data packages missing and apt-get is not usable here"; fi
 
 demo: setup
 	$(BIN)/relreps reproduce ae-stitching --quick

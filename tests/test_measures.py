@@ -203,3 +203,20 @@ def test_errors():
         linear_cka(np.eye(3), np.eye(3), unbiased=True)
     with pytest.raises(ValueError, match="backend must be"):
         cosine_top_k(np.eye(3), np.eye(3), 1, backend="annoy")
+
+
+def test_neighbourhood_agreement_equals_the_single_measures():
+    from relreps.measures import neighbourhood_agreement
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 6))
+    y = x + 0.5 * rng.normal(size=(80, 6))
+    result = neighbourhood_agreement(x, y, ks=(10, 3), chunk_size=13)
+    assert result.ks == (3, 10)
+    for k in (3, 10):
+        assert result.jaccard[k] == jaccard_at_k(x, y, k=k)
+        assert result.mutual_knn[k] == mutual_knn_at_k(x, y, k=k)
+        assert result.mrr_xy[k] == mrr_at_k(x, y, k=k)
+        assert result.mrr_yx[k] == mrr_at_k(y, x, k=k)
+    different_dims = neighbourhood_agreement(x, y[:, :4], ks=(5,))
+    assert different_dims.mrr_xy is None and different_dims.jaccard[5] > 0

@@ -268,9 +268,7 @@ def mrr_at_k(
     xt, yt = _paired(x, y, "mrr_at_k", same_dim=True)
     _check_k(k, xt.shape[0], False, "mrr_at_k")
     found = cosine_top_k(xt, yt, k, chunk_size=chunk_size, backend=backend)
-    hits = found == torch.arange(found.shape[0], device=found.device).unsqueeze(1)
-    ranks = torch.arange(1, k + 1, dtype=torch.float64, device=found.device)
-    return float((hits.double() / ranks).sum(1).mean())
+    return _mrr_from(found, (k,))[k]
 
 
 @_register("mean_cosine", {"isotropic_scaling"}, "mean of cos(x[i], y[i])")
@@ -417,3 +415,61 @@ def _median_distance(x: torch.Tensor, max_rows: int = 2000) -> torch.Tensor:
 
 def _gaussian(a: torch.Tensor, b: torch.Tensor, bandwidth: torch.Tensor) -> torch.Tensor:
     return torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth**2))
+
+
+# --- several neighbourhood measures at once ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeighbourhoodAgreement:
+    """Jaccard, mutual k-NN and MRR (both directions) at several ``k``, from one k-NN pass each.
+
+    ``mrr_xy[k]`` queries with ``x`` and retrieves from ``y``; the MRR fields are ``None`` when
+    ``x`` and ``y`` differ in dimension (cross-space retrieval is undefined there).
+    """
+
+    ks: tuple[int, ...]
+    jaccard: dict[int, float]
+    mutual_knn: dict[int, float]
+    mrr_xy: dict[int, float] | None
+    mrr_yx: dict[int, float] | None
+
+
+def neighbourhood_agreement(
+    x: Array,
+    y: Array,
+    ks: tuple[int, ...] = (5, 10),
+    *,
+    chunk_size: int | None = None,
+    backend: Backend = "torch",
+) -> NeighbourhoodAgreement:
+    """Every neighbourhood measure at every ``k`` in ``ks``, each top-k search done once.
+
+    Equal to calling :func:`jaccard_at_k`, :func:`mutual_knn_at_k` and :func:`mrr_at_k` (both
+    directions) for each ``k``, at the cost of four top-``max(ks)`` searches.
+    """
+    xt, yt = _paired(x, y, "neighbourhood_agreement", same_dim=False)
+    ks = tuple(sorted(set(ks)))
+    top = ks[-1]
+    _check_k(top, xt.shape[0], True, "neighbourhood_agreement")
+    options = {"chunk_size": chunk_size, "backend": backend}
+    a = cosine_top_k(xt, xt, top, exclude_self=True, **options)
+    b = cosine_top_k(yt, yt, top, exclude_self=True, **options)
+    jaccard, mutual = {}, {}
+    for k in ks:
+        inter = _overlap(a[:, :k], b[:, :k]).double()
+        jaccard[k] = float((inter / (2 * k - inter)).mean())
+        mutual[k] = float(inter.mean() / k)
+    mrr_xy = mrr_yx = None
+    if xt.shape[1] == yt.shape[1]:
+        mrr_xy = _mrr_from(cosine_top_k(xt, yt, top, **options), ks)
+        mrr_yx = _mrr_from(cosine_top_k(yt, xt, top, **options), ks)
+    return NeighbourhoodAgreement(ks, jaccard, mutual, mrr_xy, mrr_yx)
+
+
+def _mrr_from(found: torch.Tensor, ks: tuple[int, ...]) -> dict[int, float]:
+    hits = (found == torch.arange(found.shape[0], device=found.device).unsqueeze(1)).double()
+    reciprocal = hits / torch.arange(
+        1, found.shape[1] + 1, dtype=torch.float64, device=found.device
+    )
+    return {k: float(reciprocal[:, :k].sum(1).mean()) for k in ks}

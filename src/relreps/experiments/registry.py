@@ -53,3 +53,8 @@ register(
     "zero-shot stitching of AE/VAE encoders and decoders on Fashion-MNIST (paper sec. 5.1)",
     "relreps.experiments.ae_stitching",
 )
+register(
+    "word-embeddings",
+    "Word2Vec vs FastText vs GloVe neighbourhoods, absolute vs relative (paper sec. 4.1)",
+    "relreps.experiments.word_embeddings",
+)

@@ -1,0 +1,510 @@
+"""Comparing word embedding spaces, absolute vs relative (paper section 4.1, Table 1).
+
+Two spaces embed the same words with different algorithms; their coordinates are unrelated, so
+neighbourhoods and retrieval across spaces fail in absolute coordinates and work in relative
+ones (cosine to the same anchor words). Default spaces, all offline: Word2Vec and FastText
+trained here on a Debian-text corpus, and GloVe 6B 50-d; ``--space A --space B`` compares any two
+word vector files instead (e.g. the paper's cc.en.300.vec and GoogleNews-vectors-negative300.bin).
+
+Composition only: ``datasets.corpus`` -> ``models.word_vectors`` / ``datasets.words`` ->
+``select_anchors`` -> ``relative_projection`` -> ``measures`` -> ``experiments.report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NAME = "word-embeddings"
+QUICK = {
+    "seeds": 3,
+    "n_words": 5_000,
+    "strategies": ("uniform", "fps", "top-1000"),
+    "max_tokens": 2_000_000,
+}
+FULL = {
+    "seeds": 10,
+    "n_words": 20_000,
+    "strategies": ("uniform", "fps", "kmeans", "top-1000", "top-5000", "top-10000"),
+    "max_tokens": None,
+}
+KS = (5, 10)
+PAPER = {  # PAPER.md, Table 1 [repo], k = 5: Jaccard, MRR, cosine
+    ("FastText", "Word2Vec", "absolute"): (0.00, 0.00, 0.01),
+    ("FastText", "Word2Vec", "relative"): (0.38, 0.93, 0.86),
+    ("Word2Vec", "FastText", "absolute"): (0.00, 0.00, 0.01),
+    ("Word2Vec", "FastText", "relative"): (0.44, 0.97, 0.86),
+}
+PAPER_STRATEGIES = {  # FT -> W2V relative, k = 5
+    "fps": (0.38, 0.94, 0.81),
+    "kmeans": (0.39, 0.94, 0.87),
+    "top-1000": (0.30, 0.84, 0.85),
+    "top-5000": (0.36, 0.91, 0.86),
+    "top-10000": (0.37, 0.93, 0.86),
+}
+FIGURE_WORDS = ("music", "water", "king", "computer", "money", "school", "river", "love")
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    seeds: int
+    n_words: int
+    n_anchors: int
+    skip_top: int
+    min_length: int
+    strategies: tuple[str, ...]
+    spaces: tuple[str, ...]
+    max_tokens: int | None
+    dim: int
+    epochs: int
+    cache_dir: Path
+    out: Path
+    figures: bool
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="2M-token corpus, 5k words, 3 seeds, 3 anchor strategies")  # fmt: skip
+    parser.add_argument("--space", action="append", default=[], metavar="PATH",
+                        help="a word vector file (.bin, .vec, .txt); give two to compare them "
+                        "instead of the default spaces")  # fmt: skip
+    parser.add_argument("--seeds", type=int, help="anchor seeds (default 10; quick 3)")
+    parser.add_argument(
+        "--n-words", type=int, help="shared words compared (default 20000; quick 5000)"
+    )
+    parser.add_argument("--n-anchors", type=int, default=300)
+    parser.add_argument("--skip-top", type=int, default=400, help="skip the most frequent words")
+    parser.add_argument("--min-length", type=int, default=4, help="keep alphabetic words this long")
+    parser.add_argument(
+        "--strategies", nargs="+", help="anchor strategies: uniform fps kmeans top-N"
+    )
+    parser.add_argument("--max-tokens", type=int, help="truncate the training corpus (tests)")
+    parser.add_argument(
+        "--dim", type=int, default=100, help="dimension of the local Word2Vec/FastText"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=5, help="epochs of the local Word2Vec/FastText"
+    )
+    parser.add_argument("--cache-dir", type=Path, help="corpus and trained vectors "
+                        "(default $RELREPS_CACHE or ~/.cache/relreps)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("results") / NAME)
+    parser.add_argument("--no-figures", action="store_true")
+
+
+def settings_from(options: argparse.Namespace) -> Settings:
+    defaults = QUICK if options.quick else FULL
+    if len(options.space) not in (0, 2):
+        raise ValueError(f"--space takes exactly two files to compare, got {len(options.space)}.")
+    strategies = tuple(options.strategies or defaults["strategies"])
+    for strategy in strategies:
+        if strategy not in ("uniform", "fps", "kmeans") and not _top_n(strategy):
+            raise ValueError(
+                f"Unknown anchor strategy {strategy!r}; use uniform, fps, kmeans or top-N "
+                "(uniform among the N most frequent words, e.g. top-1000)."
+            )
+    cache = options.cache_dir or Path(
+        os.environ.get("RELREPS_CACHE", Path.home() / ".cache" / "relreps")
+    )
+    settings = Settings(
+        quick=options.quick,
+        seeds=options.seeds or defaults["seeds"],
+        n_words=options.n_words or defaults["n_words"],
+        n_anchors=options.n_anchors,
+        skip_top=options.skip_top,
+        min_length=options.min_length,
+        strategies=strategies,
+        spaces=tuple(options.space),
+        max_tokens=options.max_tokens or defaults["max_tokens"],
+        dim=options.dim,
+        epochs=options.epochs,
+        cache_dir=Path(cache),
+        out=Path(options.out),
+        figures=not options.no_figures,
+    )
+    if settings.n_anchors < 1 or settings.seeds < 1:
+        raise ValueError("--n-anchors and --seeds must be positive.")
+    return settings
+
+
+def _top_n(strategy: str) -> int | None:
+    if strategy.startswith("top-") and strategy[4:].isdigit():
+        return int(strategy[4:])
+    return None
+
+
+def _log(message: str) -> None:
+    print(f"[{NAME}] {message}", flush=True)
+
+
+def run(options: argparse.Namespace) -> int:
+    from relreps.experiments.report import RunInfo, command_line
+
+    settings = settings_from(options)
+    info = RunInfo(NAME, command_line(NAME, getattr(options, "arguments", [])))
+    result = run_experiment(settings, info)
+    print(result["table"])
+    print(f"\nreport: {result['report']}")
+    return 0
+
+
+# --- spaces ------------------------------------------------------------------------------------
+
+
+def load_spaces(settings: Settings) -> tuple[list, dict[str, Any]]:
+    """The word spaces to compare and facts about where they came from."""
+    from relreps.datasets.words import load_glove_6b_50d, load_word_vectors
+
+    if settings.spaces:
+        spaces = [load_word_vectors(path) for path in settings.spaces]
+        return spaces, {"spaces": [s.source for s in spaces]}
+
+    from relreps.datasets.corpus import build_english_corpus
+    from relreps.models.word_vectors import WordVectorConfig, trained_word_vectors
+
+    words_cache = settings.cache_dir / "words"
+    corpus = build_english_corpus(words_cache, max_tokens=settings.max_tokens, log=_log)
+    _log(f"corpus: {corpus.n_tokens:,} tokens, sha256 {corpus.sha256[:12]}")
+    spaces = []
+    # Different seeds: gensim seeds each word's initial vector from (word, seed), so the same seed
+    # would start both models from the same vectors and leave them correlated.
+    for seed, (algorithm, name) in enumerate((("fasttext", "FastText"), ("word2vec", "Word2Vec"))):
+        config = WordVectorConfig(
+            algorithm=algorithm, dim=settings.dim, epochs=settings.epochs, seed=seed
+        )
+        space = trained_word_vectors(corpus.path, corpus.sha256, config, words_cache, log=_log)
+        spaces.append(_renamed(space, name))
+    try:
+        spaces.append(_renamed(load_glove_6b_50d(), "GloVe-50d"))
+    except ImportError as error:
+        _log(f"GloVe-6B-50d unavailable, comparing the local pair only: {error}")
+    facts = {
+        "corpus": {
+            "tokens": corpus.n_tokens,
+            "lines": corpus.n_lines,
+            "sources": corpus.sources,
+            "sha256": corpus.sha256,
+            "notes": list(corpus.notes),
+        },
+        "spaces": [f"{s.name}: {s.source}, {len(s):,} words x {s.dim}" for s in spaces],
+    }
+    return spaces, facts
+
+
+def _renamed(space, name: str):
+    from relreps.datasets.words import WordSpace
+
+    return WordSpace(name, space.words, space.vectors, space.source)
+
+
+def aligned_words(a, b, settings: Settings) -> list[str]:
+    """The paper's word filter on the shared vocabulary, in ``a``'s frequency order."""
+    from relreps.datasets.words import shared_vocabulary
+
+    shared, _ = shared_vocabulary(a, b)
+    candidates = shared.words[settings.skip_top :]
+    words = [w for w in candidates if w.isalpha() and w.isascii() and len(w) >= settings.min_length]
+    return words[: settings.n_words]
+
+
+# --- measures ----------------------------------------------------------------------------------
+
+
+def _anchor_indices(strategy: str, x: np.ndarray, n_anchors: int, seed: int) -> np.ndarray:
+    from relreps import select_anchors
+
+    top = _top_n(strategy)
+    if top is not None:
+        if top < n_anchors:
+            raise ValueError(
+                f"{strategy}: fewer candidate words ({top}) than anchors ({n_anchors})."
+            )
+        return select_anchors(x[: min(top, len(x))], n_anchors, "random", seed=seed).indices
+    return select_anchors(
+        x, n_anchors, "random" if strategy == "uniform" else strategy, seed=seed
+    ).indices
+
+
+def _scores(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Neighbourhood agreement at k = 5, 10 and mean cosine (where the dims agree)."""
+    from relreps.measures import mean_cosine, neighbourhood_agreement
+
+    agreement = neighbourhood_agreement(x, y, KS)
+
+    def by_k(values: dict[int, float] | None) -> dict[str, float] | None:
+        return None if values is None else {str(k): v for k, v in values.items()}
+
+    return {
+        "jaccard": by_k(agreement.jaccard),
+        "mutual_knn": by_k(agreement.mutual_knn),
+        "mrr_xy": by_k(agreement.mrr_xy),
+        "mrr_yx": by_k(agreement.mrr_yx),
+        "cosine": mean_cosine(x, y) if x.shape[1] == y.shape[1] else None,
+    }
+
+
+def _relative_scores(x, y, strategy, settings, center) -> list[dict[str, Any]]:
+    from relreps import relative_projection
+
+    runs = []
+    for seed in range(settings.seeds):
+        index = _anchor_indices(strategy, x, settings.n_anchors, seed)
+        rx = relative_projection(x, x[index], center=center)
+        ry = relative_projection(y, y[index], center=center)
+        runs.append(_scores(rx, ry))
+    return runs
+
+
+def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and std over seeds of every number in the runs (None stays None)."""
+
+    def collect(getter):
+        values = [getter(run) for run in runs]
+        if any(v is None for v in values):
+            return None
+        return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+    out: dict[str, Any] = {}
+    for field in ("jaccard", "mutual_knn", "mrr_xy", "mrr_yx"):
+        if runs[0][field] is None:
+            out[field] = None
+            continue
+        out[field] = {str(k): collect(lambda run, f=field, k=k: run[f][str(k)]) for k in KS}
+    out["cosine"] = collect(lambda run: run["cosine"])
+    return out
+
+
+def run_experiment(settings: Settings, info) -> dict[str, Any]:
+    from relreps.experiments.report import write_outputs
+
+    spaces, facts = load_spaces(settings)
+    # The local pair first (the paper's FastText vs Word2Vec analog), then GloVe against each.
+    pairs = [(spaces[0], spaces[1]), *((spaces[2], s) for s in spaces[:2] if len(spaces) == 3)]
+    results: dict[str, Any] = {}
+    figure_data = None
+    for number, (a, b) in enumerate(pairs):
+        words = aligned_words(a, b, settings)
+        if len(words) <= max(KS) or len(words) < settings.n_anchors:
+            raise ValueError(
+                f"{a.name} and {b.name} share only {len(words)} words after filtering; need more "
+                f"than {max(settings.n_anchors, max(KS))}."
+            )
+        x, y = a.select(words).vectors, b.select(words).vectors
+        _log(f"{a.name} ({a.dim}-d) vs {b.name} ({b.dim}-d): {len(words):,} shared words")
+        pair = {"a": a.name, "b": b.name, "n_words": len(words), "dims": [a.dim, b.dim]}
+        pair["absolute"] = _scores(x, y)
+        strategies = settings.strategies if number == 0 else ("uniform",)
+        pair["relative"] = {}
+        for strategy in strategies:
+            pair["relative"][strategy] = _summarise(
+                _relative_scores(x, y, strategy, settings, None)
+            )
+            _log(f"  relative, {strategy} anchors: done")
+        pair["relative_centred"] = _summarise(
+            _relative_scores(x, y, "uniform", settings, "anchors")
+        )
+        results[f"{a.name} vs {b.name}"] = pair
+        if number == 0:
+            figure_data = (a, b, words, x, y)
+
+    figures = []
+    if settings.figures and figure_data is not None:
+        figures.append(_words_figure(settings, *figure_data))
+    info.finish()
+    table, strategy_table = _tables(results, settings)
+    sections = _report_sections(settings, facts, table, strategy_table, figures)
+    metrics = {
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
+        },
+        "data": facts,
+        "paper_k5": {f"{a}->{b} {kind}": v for (a, b, kind), v in PAPER.items()},
+        "results": results,
+    }
+    report = write_outputs(settings.out, "Comparing word embedding spaces", sections, metrics, info)
+    return {"table": table, "strategy_table": strategy_table, "report": report, "results": results}
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def _fmt(entry, k: int | None = None) -> str:
+    if entry is None:
+        return "-"
+    value = entry[str(k)] if k is not None else entry
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return (
+            f"{value['mean']:.2f} ± {value['std']:.2f}"
+            if value["std"] >= 0.005
+            else f"{value['mean']:.2f}"
+        )
+    return f"{value:.2f}"
+
+
+def _direction_rows(pair: dict, relative: dict, label: str) -> list[list[str]]:
+    rows = []
+    for source, target, mrr in ((pair["a"], pair["b"], "mrr_xy"), (pair["b"], pair["a"], "mrr_yx")):
+        cells = [f"{source} → {target}", label]
+        for k in KS:
+            cells += [_fmt(relative["jaccard"], k), _fmt(relative[mrr], k)]
+        cells.append(_fmt(relative["cosine"]))
+        paper = PAPER.get(
+            (source, target, "relative" if label.startswith("relative") else "absolute")
+        )
+        cells.append(
+            " / ".join(f"{v:.2f}" for v in paper) if paper and "centred" not in label else ""
+        )
+        rows.append(cells)
+    return rows
+
+
+def _tables(results: dict, settings: Settings) -> tuple[str, str]:
+    from relreps.experiments.report import markdown_table
+
+    headers = ["source → target", "space"]
+    for k in KS:
+        headers += [f"Jaccard@{k}", f"MRR@{k}"]
+    headers += ["cosine", "paper (k=5: Jaccard / MRR / cosine)"]
+    rows = []
+    for pair in results.values():
+        rows += _direction_rows(pair, pair["absolute"], "absolute")
+        rows += _direction_rows(pair, pair["relative"]["uniform"], "relative")
+        rows += _direction_rows(pair, pair["relative_centred"], "relative, centred")
+    table = markdown_table(headers, rows)
+
+    first = next(iter(results.values()))
+    strategy_rows = []
+    for strategy, scores in first["relative"].items():
+        paper = None
+        if (first["a"], first["b"]) == ("FastText", "Word2Vec"):
+            paper = PAPER_STRATEGIES.get(strategy, PAPER[("FastText", "Word2Vec", "relative")])
+        strategy_rows.append(
+            [
+                strategy,
+                _fmt(scores["jaccard"], 5),
+                _fmt(scores["mrr_xy"], 5),
+                _fmt(scores["cosine"]),
+                " / ".join(f"{v:.2f}" for v in paper) if paper else "",
+            ]
+        )
+    strategy_table = markdown_table(
+        [
+            f"anchors ({first['a']} → {first['b']}, relative)",
+            "Jaccard@5",
+            "MRR@5",
+            "cosine",
+            "paper",
+        ],
+        strategy_rows,
+    )
+    return table, strategy_table
+
+
+# --- figure ------------------------------------------------------------------------------------
+
+
+def _words_figure(settings, a, b, words, x, y) -> str:
+    """The paper's figure: four words' neighbourhoods, absolute vs relative, in both spaces."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        _log("matplotlib is not installed (pip install 'relreps[plot]'); skipping the figure.")
+        return ""
+    from sklearn.decomposition import PCA
+
+    from relreps import relative_projection, select_anchors
+    from relreps.io import atomic_path
+    from relreps.measures import cosine_top_k
+
+    position = {w: i for i, w in enumerate(words)}
+    chosen = [w for w in FIGURE_WORDS if w in position][:4]
+    if len(chosen) < 4:
+        chosen += [w for w in words[:50] if w not in chosen][: 4 - len(chosen)]
+    centres = np.array([position[w] for w in chosen])
+    neighbours = cosine_top_k(x[centres], x, 11).numpy()  # the word itself and its 10 nearest in a
+    groups = [row for row in neighbours]
+    rows = np.concatenate(groups)
+    index = select_anchors(x, settings.n_anchors, "random", seed=0).indices
+    spaces = {
+        f"{a.name}, absolute": x[rows],
+        f"{b.name}, absolute": y[rows],
+        f"{a.name}, relative": relative_projection(x, x[index])[rows],
+        f"{b.name}, relative": relative_projection(y, y[index])[rows],
+    }
+    # Absolute spaces are unrelated: one PCA each. Relative spaces share their axes (the anchor
+    # words): one PCA, fitted on the first, maps both.
+    shared_pca = PCA(2, random_state=0).fit(spaces[f"{a.name}, relative"])
+    figure, axes = plt.subplots(2, 2, figsize=(9, 8))
+    for axis, (title, points) in zip(axes.flatten(), spaces.items(), strict=True):
+        pca = shared_pca if "relative" in title else PCA(2, random_state=0).fit(points)
+        flat = pca.transform(points)
+        start = 0
+        for number, group in enumerate(groups):
+            part = flat[start : start + len(group)]
+            color = plt.cm.tab10(number)
+            axis.scatter(part[1:, 0], part[1:, 1], s=14, color=color, alpha=0.7)
+            axis.scatter(part[0, 0], part[0, 1], s=60, color=color, marker="*", edgecolor="black")
+            axis.annotate(chosen[number], part[0], fontsize=9, weight="bold")
+            for row, word_row in zip(part[1:4], group[1:4], strict=True):
+                axis.annotate(words[word_row], row, fontsize=6, alpha=0.8)
+            start += len(group)
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle(
+        f"Ten nearest neighbours (in {a.name}) of four words: absolute spaces disagree, relative "
+        f"spaces over {settings.n_anchors} shared anchor words coincide (one PCA for both)",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    path = settings.out / "words_pca.png"
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    plt.close(figure)
+    return path.name
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _report_sections(settings, facts, table, strategy_table, figures) -> list[tuple[str, str]]:
+    setup = [
+        f"- words: shared vocabulary in the first space's frequency order, skip the "
+        f"{settings.skip_top} most frequent, keep alphabetic words of length "
+        f"≥ {settings.min_length}, "
+        f"first {settings.n_words:,}",
+        f"- anchors: {settings.n_anchors} words (parallel: the same words in both spaces), "
+        f"{settings.seeds} seeds; relative = cosine to the anchors (centred: on the anchors' mean)",
+        "- measures (`relreps.measures`): Jaccard of the k-NN sets (cosine, self excluded); MRR of "
+        "the word itself among the k rows of the target space nearest to its source row; mean "
+        "cosine of the word's two vectors; mean ± std over anchor seeds",
+        "- '-': undefined (cross-space retrieval and cosine need equal dimensions)",
+    ]
+    for line in facts.get("spaces", []):
+        setup.append(f"- space: {line}")
+    if "corpus" in facts:
+        corpus = facts["corpus"]
+        sources = ", ".join(f"{k} {v:,}" for k, v in corpus["sources"].items())
+        setup.append(
+            f"- training corpus: {corpus['tokens']:,} tokens ({sources}), sha256 "
+            f"`{corpus['sha256'][:16]}…`"
+        )
+        setup += [f"- note: {note}" for note in corpus["notes"]]
+    sections = [
+        ("Setup", "\n".join(setup)),
+        ("Result", table),
+        ("Anchor choice", strategy_table),
+    ]
+    if figures:
+        sections.append(("Figure", "\n\n".join(f"![{f}]({f})" for f in figures if f)))
+    return sections

