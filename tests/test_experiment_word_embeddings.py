@@ -73,9 +73,12 @@ def test_user_given_spaces(tmp_path):
             w + " " + " ".join(map(str, v)) for w, v in zip(words, vectors, strict=True)
         ]
         (tmp_path / f"{name}.vec").write_text("\n".join(lines) + "\n")
-    args = ["reproduce", "word-embeddings", "--space", str(tmp_path / "a.vec"), "--space", str(tmp_path / "b.vec"),
-            "--skip-top", "0", "--n-words", "500", "--n-anchors", "50", "--seeds", "1",
-            "--strategies", "uniform", "--out", str(tmp_path / "out"), "--no-figures"]  # fmt: skip
+    args = [
+        "reproduce", "word-embeddings",
+        "--space", str(tmp_path / "a.vec"), "--space", str(tmp_path / "b.vec"),
+        "--skip-top", "0", "--n-words", "500", "--n-anchors", "50", "--seeds", "1",
+        "--strategies", "uniform", "--out", str(tmp_path / "out"), "--no-figures",
+    ]  # fmt: skip
     assert main(args) == 0
     result = json.loads((tmp_path / "out" / "metrics.json").read_text())["results"]["a vs b"]
     assert result["relative"]["uniform"]["mrr_xy"]["5"]["mean"] == pytest.approx(1.0)
