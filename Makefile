@@ -9,7 +9,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test lint format data setup clean
+.PHONY: demo test lint format data setup clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# Side-by-side benchmarks; they rewrite their section of docs/benchmarks.md.
+bench: setup
+	$(BIN)/python benchmarks/bench_neighbours.py
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

@@ -23,7 +23,7 @@ from relreps._backend import Array, as_tensor, check_finite, kind_of
 from relreps.similarities import INVARIANCES
 
 Backend = Literal["torch", "faiss"]
-DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes for one (chunk, n) block of similarities
+DEFAULT_MEMORY_BUDGET = 128 * 2**20  # bytes for one (chunk, n) block of similarities
 
 
 # --- registry ----------------------------------------------------------------------------------
@@ -149,9 +149,12 @@ def cosine_top_k(
         if chunk_size is None:
             chunk_size = max(1, memory_budget // max(1, n_keys * q.element_size()))
         out = torch.empty((n, k), dtype=torch.long, device=q.device)
+        # One similarity block, reused: a fresh (chunk, n) allocation per chunk costs page faults
+        # that are a sizeable share of the matmul's own time on CPU.
+        buffer = torch.empty((min(chunk_size, n), n_keys), dtype=q.dtype, device=q.device)
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            block = _unit_rows(q[start:stop]) @ unit_keys.T
+            block = torch.mm(_unit_rows(q[start:stop]), unit_keys.T, out=buffer[: stop - start])
             if exclude_self:
                 rows = torch.arange(stop - start, device=q.device)
                 block[rows, rows + start] = -float("inf")

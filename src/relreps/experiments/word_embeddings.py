@@ -462,8 +462,8 @@ def _words_figure(settings, a, b, words, x, y) -> str:
         axis.set_xticks([])
         axis.set_yticks([])
     figure.suptitle(
-        f"Ten nearest neighbours (in {a.name}) of four words: absolute spaces disagree, relative "
-        f"spaces over {settings.n_anchors} shared anchor words coincide (one PCA for both)",
+        f"The ten nearest neighbours (in {a.name}) of four words. Absolute spaces: one PCA each;\n"
+        f"relative spaces over {settings.n_anchors} shared anchor words: one PCA for both",
         fontsize=9,
     )
     figure.tight_layout()
