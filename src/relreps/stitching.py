@@ -184,3 +184,32 @@ def evaluate_stitching(
     for (e, d), value in metrics.items():
         scores[encoder_names.index(e), decoder_names.index(d)] = value.compute()
     return StitchingResult(encoder_names, decoder_names, scores)
+
+
+class WeightedF1:
+    """Weighted F1 x100 of argmax predictions (the paper's text and image stitching metric).
+
+    ``update(logits, target)`` takes ``(n, n_classes)`` scores and ``(n,)`` class indices.
+    """
+
+    def __init__(self) -> None:
+        self.predictions: list[np.ndarray] = []
+        self.targets: list[np.ndarray] = []
+
+    def update(self, prediction: torch.Tensor, target: torch.Tensor) -> None:
+        self.predictions.append(prediction.argmax(-1).cpu().numpy())
+        self.targets.append(target.cpu().numpy())
+
+    def compute(self) -> float:
+        from sklearn.metrics import f1_score
+
+        if not self.targets:
+            raise ValueError("The metric saw no samples: the evaluation data is empty.")
+        return 100.0 * float(
+            f1_score(
+                np.concatenate(self.targets),
+                np.concatenate(self.predictions),
+                average="weighted",
+                zero_division=0,
+            )
+        )

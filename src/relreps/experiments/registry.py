@@ -58,3 +58,13 @@ register(
     "Word2Vec vs FastText vs GloVe neighbourhoods, absolute vs relative (paper sec. 4.1)",
     "relreps.experiments.word_embeddings",
 )
+register(
+    "text-stitching",
+    "text classifiers stitched across pretrained encoders, absolute vs relative (paper sec. 5.2)",
+    "relreps.experiments.text_stitching",
+)
+register(
+    "cross-lingual",
+    "an English-trained classifier on foreign-language encoders via parallel anchors (sec. 5.2)",
+    "relreps.experiments.cross_lingual",
+)
