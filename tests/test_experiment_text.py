@@ -72,3 +72,7 @@ def test_bad_options_are_clear(cache, tmp_path, capsys):
     assert "at least two --encoders" in capsys.readouterr().err
     assert run(["reproduce", "cross-lingual", "--languages", "xx"], cache, tmp_path) == 2
     assert "Unknown target language(s) ['xx']" in capsys.readouterr().err
+    assert (
+        run(["reproduce", "text-stitching", "--encoders", "minilm", "bert"], cache, tmp_path) == 2
+    )
+    assert "Unknown encoder 'bert'" in capsys.readouterr().err

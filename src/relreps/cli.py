@@ -100,12 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, KeyError, FileNotFoundError, ImportError, RuntimeError) as error:
         # Errors we raise on bad input are written to be read: show the message, not a traceback
         # (RELREPS_DEBUG=1 shows the traceback too).
         if os.environ.get("RELREPS_DEBUG"):
             raise
-        print(f"relreps: error: {error}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"relreps: error: {message}", file=sys.stderr)
         return 2
 
 

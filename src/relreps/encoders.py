@@ -379,6 +379,16 @@ def encoder_names() -> list[str]:
     return sorted(_ENCODERS)
 
 
+def check_encoder_name(name: str) -> str:
+    """``name`` if :func:`get_encoder` understands it, else ``KeyError`` listing the choices."""
+    if name.startswith(("hf:", "st:")) or name in _ENCODERS:
+        return name
+    raise KeyError(
+        f"Unknown encoder {name!r}; available: {', '.join(encoder_names())}, "
+        "'hf:NAME_OR_FOLDER[:cls|mean]' or 'st:FOLDER'."
+    )
+
+
 def get_encoder(
     name: str, *, device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None
 ) -> TextEncoder:
@@ -391,11 +401,7 @@ def get_encoder(
         return HuggingFaceEncoder(spec, pooling=pooling, device=device)
     if name.startswith("st:"):
         return SentenceTransformerEncoder(name[3:], device=device)
-    if name not in _ENCODERS:
-        raise KeyError(
-            f"Unknown encoder {name!r}; available: {', '.join(encoder_names())}, "
-            "'hf:NAME_OR_FOLDER[:cls|mean]' or 'st:FOLDER'."
-        )
+    check_encoder_name(name)
     if name == "mpnet":
         return mpnet(cache_dir=cache_dir, device=device)
     if name in _TORCH_ENCODERS:

@@ -117,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(options: argparse.Namespace) -> Settings:
     from relreps.datasets.debian import DESCRIPTION_LANGUAGES
-    from relreps.encoders import default_cache_dir
+    from relreps.encoders import check_encoder_name, default_cache_dir
 
     defaults = QUICK if options.quick else FULL
     pick = lambda name: defaults[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
@@ -141,6 +141,8 @@ def settings_from(options: argparse.Namespace) -> Settings:
         progress=not options.no_progress,
         figures=not options.no_figures,
     )
+    for name in [settings.english_encoder, *settings.foreign_encoders]:
+        check_encoder_name(name)
     unknown = [x for x in settings.languages if x not in DESCRIPTION_LANGUAGES or x == "en"]
     if unknown:
         raise ValueError(

@@ -115,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(options: argparse.Namespace) -> Settings:
-    from relreps.encoders import default_cache_dir
+    from relreps.encoders import check_encoder_name, default_cache_dir
 
     defaults = QUICK if options.quick else FULL
     pick = lambda name: defaults[name] if getattr(options, name) is None else getattr(options, name)  # noqa: E731
@@ -145,6 +145,8 @@ def settings_from(options: argparse.Namespace) -> Settings:
             raise ValueError(
                 f"--{name.replace('_', '-')} must be positive, got {getattr(settings, name)}."
             )
+    for name in settings.encoders:
+        check_encoder_name(name)
     if len(settings.encoders) < 2:
         raise ValueError("Stitching needs at least two --encoders.")
     if len(set(settings.encoders)) != len(settings.encoders):
@@ -400,8 +402,10 @@ def _figure(settings: Settings, summary: dict[str, Any]) -> list[str]:
         ax.imshow(matrix, vmin=0, vmax=100, cmap="viridis")
         for i in range(len(encoders)):
             for j in range(len(encoders)):
-                text = "-" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.0f}"
-                ax.text(j, i, text, ha="center", va="center", color="w", fontsize=10)
+                undefined = np.isnan(matrix[i, j])
+                text = "-" if undefined else f"{matrix[i, j]:.0f}"
+                color = "0.5" if undefined else "w"
+                ax.text(j, i, text, ha="center", va="center", color=color, fontsize=10)
         ax.set_xticks(range(len(encoders)), encoders, rotation=30)
         ax.set_yticks(range(len(encoders)), encoders)
         ax.set_xlabel("head trained on")
