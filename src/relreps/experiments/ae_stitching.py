@@ -131,17 +131,6 @@ def settings_from(options: argparse.Namespace) -> Settings:
     return settings
 
 
-def run(options: argparse.Namespace) -> int:
-    from relreps.experiments.report import RunInfo, command_line
-
-    settings = settings_from(options)
-    info = RunInfo(NAME, command_line(NAME, getattr(options, "arguments", [])))
-    result = run_experiment(settings, info)
-    print(result["table"])
-    print(f"\nreport: {result['report']}")
-    return 0
-
-
 def _log(message: str) -> None:
     print(f"[{NAME}] {message}", flush=True)
 

@@ -161,17 +161,6 @@ def _log(message: str) -> None:
     print(f"[{NAME}] {message}", flush=True)
 
 
-def run(options: argparse.Namespace) -> int:
-    from relreps.experiments.report import RunInfo, command_line
-
-    settings = settings_from(options)
-    info = RunInfo(NAME, command_line(NAME, getattr(options, "arguments", [])))
-    result = run_experiment(settings, info)
-    print(result["table"])
-    print(f"\nreport: {result['report']}")
-    return 0
-
-
 @dataclass
 class LanguageSplit:
     """Which descriptions play which role for one target language."""

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 class Experiment:
     """An experiment: a name, a one-line summary, and the module that implements it.
 
-    The module defines ``add_arguments(parser)`` and ``run(options) -> int``.
+    The module defines ``add_arguments(parser)``, ``settings_from(options)`` and
+    ``run_experiment(settings, info) -> dict`` (with the printed ``table`` and the ``report``
+    path); running it is the same for every experiment.
     """
 
     name: str
@@ -25,7 +27,15 @@ class Experiment:
         self._load().add_arguments(parser)
 
     def run(self, options: argparse.Namespace) -> int:
-        return self._load().run(options)
+        from relreps.experiments.report import RunInfo, command_line
+
+        module = self._load()
+        settings = module.settings_from(options)
+        info = RunInfo(self.name, command_line(self.name, getattr(options, "arguments", [])))
+        result = module.run_experiment(settings, info)
+        print(result["table"])
+        print(f"\nreport: {result['report']}")
+        return 0
 
 
 _EXPERIMENTS: dict[str, Experiment] = {}
