@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from relreps.experiments.report import check_positive, pyplot, save_figure
+
 NAME = "ae-stitching"
 VARIANTS = {
     "ae": ("ae", False),
@@ -123,11 +125,7 @@ def settings_from(options: argparse.Namespace) -> Settings:
         raise ValueError(
             f"--seeds must be at least 2 to stitch different seeds, got {settings.seeds}."
         )
-    for name in ("epochs", "n_anchors", "latent_dim", "batch_size"):
-        if getattr(settings, name) < 1:
-            raise ValueError(
-                f"--{name.replace('_', '-')} must be positive, got {getattr(settings, name)}."
-            )
+    check_positive(settings, ("epochs", "n_anchors", "latent_dim", "batch_size"))
     return settings
 
 
@@ -426,13 +424,7 @@ def _jsonable(value: Any) -> Any:
 def _figures(
     settings, dataset, models, test_images, train_images, anchors, data_key, ledger
 ) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: F401
-    except ImportError:
-        _log("matplotlib is not installed (pip install 'relreps[plot]'); skipping figures.")
+    if pyplot(_log) is None:
         return []
     figures = [_reconstructions_figure(settings, dataset, models, test_images)]
     figures.append(
@@ -445,8 +437,6 @@ def _figures(
 
 def _reconstructions_figure(settings, dataset, models, test_images) -> str:
     import matplotlib.pyplot as plt
-
-    from relreps.io import atomic_path
 
     columns = [
         int(np.flatnonzero(dataset.test_labels == c)[0]) for c in np.unique(dataset.test_labels)
@@ -476,10 +466,7 @@ def _reconstructions_figure(settings, dataset, models, test_images) -> str:
     )
     figure.tight_layout()
     path = settings.out / "reconstructions.png"
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return path.name
+    return save_figure(figure, path)
 
 
 def _latent_rotation_figure(
@@ -498,7 +485,6 @@ def _latent_rotation_figure(
     from sklearn.decomposition import PCA
 
     from relreps import relative_projection
-    from relreps.io import atomic_path
     from relreps.models.autoencoders import AutoencoderConfig
 
     config = AutoencoderConfig(
@@ -563,10 +549,7 @@ def _latent_rotation_figure(
     )
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     path = settings.out / "latent_rotation.png"
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return path.name
+    return save_figure(figure, path)
 
 
 # --- report ------------------------------------------------------------------------------------

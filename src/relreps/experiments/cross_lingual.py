@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from relreps.experiments.report import check_positive, pyplot, save_figure
+
 NAME = "cross-lingual"
 
 FULL = {
@@ -149,11 +151,7 @@ def settings_from(options: argparse.Namespace) -> Settings:
             f"Unknown target language(s) {unknown}; choose from "
             f"{[x for x in DESCRIPTION_LANGUAGES if x != 'en']}."
         )
-    for name in ("train_per_class", "test_per_class", "n_anchors", "seeds", "epochs"):
-        if getattr(settings, name) < 1:
-            raise ValueError(
-                f"--{name.replace('_', '-')} must be positive, got {getattr(settings, name)}."
-            )
+    check_positive(settings, ("train_per_class", "test_per_class", "n_anchors", "seeds", "epochs"))
     return settings
 
 
@@ -417,16 +415,9 @@ def tables(results: dict[str, Any], settings: Settings) -> tuple[str, str]:
 
 
 def _figure(settings: Settings, results: dict[str, Any]) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        _log("matplotlib is not installed (pip install 'relreps[plot]'); skipping the figure.")
+    plt = pyplot(_log)
+    if plt is None:
         return []
-    from relreps.io import atomic_path
-
     rows = _rows()
     fig, axes = plt.subplots(
         1, len(settings.foreign_encoders), figsize=(6 * len(settings.foreign_encoders), 3.8)
@@ -447,10 +438,7 @@ def _figure(settings: Settings, results: dict[str, Any]) -> list[str]:
     axes[-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     path = settings.out / "cross_lingual.png"
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=110, format="png")
-    plt.close(fig)
-    return [path.name]
+    return [save_figure(fig, path)]
 
 
 def _report_sections(settings, facts, table, per_language, figures) -> list[tuple[str, str]]:

@@ -101,3 +101,37 @@ def write_outputs(
     write_text_atomic(report, "\n".join(body))
     write_json_atomic(out_dir / "metrics.json", {"run": facts, **metrics})
     return report
+
+
+def check_positive(settings: Any, names: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the command-line option of the first non-positive setting."""
+    for name in names:
+        value = getattr(settings, name)
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}.")
+
+
+def pyplot(log: Any) -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or ``None`` (after saying so) when missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed (pip install 'relreps[plot]'); skipping figures.")
+        return None
+    return plt
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> str:
+    """Write ``figure`` as a PNG atomically, close it, and return the file name."""
+    import matplotlib.pyplot as plt
+
+    from relreps.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    plt.close(figure)
+    return path.name

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from relreps.experiments.report import check_positive, pyplot, save_figure
+
 NAME = "text-stitching"
 
 FULL = {
@@ -140,11 +142,7 @@ def settings_from(options: argparse.Namespace) -> Settings:
         progress=not options.no_progress,
         figures=not options.no_figures,
     )
-    for name in ("train_per_class", "test_per_class", "n_anchors", "seeds", "epochs"):
-        if getattr(settings, name) < 1:
-            raise ValueError(
-                f"--{name.replace('_', '-')} must be positive, got {getattr(settings, name)}."
-            )
+    check_positive(settings, ("train_per_class", "test_per_class", "n_anchors", "seeds", "epochs"))
     for name in settings.encoders:
         check_encoder_name(name)
     if len(settings.encoders) < 2:
@@ -371,16 +369,10 @@ def tables(summary: dict[str, Any], encoders: list[str]) -> tuple[str, str]:
 
 
 def _figure(settings: Settings, summary: dict[str, Any]) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        _log("matplotlib is not installed (pip install 'relreps[plot]'); skipping the figure.")
+    plt = pyplot(_log)
+    if plt is None:
         return []
     from relreps.experiments.text_common import MODE_LABELS, MODES
-    from relreps.io import atomic_path
 
     encoders = settings.encoders
     fig, axes = plt.subplots(1, len(MODES), figsize=(4.2 * len(MODES), 4.0))
@@ -403,10 +395,7 @@ def _figure(settings: Settings, summary: dict[str, Any]) -> list[str]:
     fig.suptitle("Weighted F1 x100, mean over seeds")
     fig.tight_layout()
     path = settings.out / "stitching_matrix.png"
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=110, format="png")
-    plt.close(fig)
-    return [path.name]
+    return [save_figure(fig, path)]
 
 
 def _settings_dict(settings: Settings) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from relreps.experiments.report import pyplot, save_figure
+
 NAME = "word-embeddings"
 QUICK = {
     "seeds": 3,
@@ -401,18 +403,12 @@ def _tables(results: dict, settings: Settings) -> tuple[str, str]:
 
 def _words_figure(settings, a, b, words, x, y) -> str:
     """The paper's figure: four words' neighbourhoods, absolute vs relative, in both spaces."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        _log("matplotlib is not installed (pip install 'relreps[plot]'); skipping the figure.")
+    plt = pyplot(_log)
+    if plt is None:
         return ""
     from sklearn.decomposition import PCA
 
     from relreps import relative_projection, select_anchors
-    from relreps.io import atomic_path
     from relreps.measures import cosine_top_k
 
     position = {w: i for i, w in enumerate(words)}
@@ -457,10 +453,7 @@ def _words_figure(settings, a, b, words, x, y) -> str:
     )
     figure.tight_layout()
     path = settings.out / "words_pca.png"
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return path.name
+    return save_figure(figure, path)
 
 
 # --- report ------------------------------------------------------------------------------------
