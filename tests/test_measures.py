@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import relreps
 from relreps.measures import (
     cosine_top_k,
+    cross_jaccard_at_k,
     get_measure,
     jaccard_at_k,
     linear_cka,
@@ -26,7 +27,15 @@ from relreps.similarities import INVARIANCES
 from transforms import transform
 
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
-MEASURES = ("jaccard_at_k", "mutual_knn_at_k", "mrr_at_k", "mean_cosine", "linear_cka", "rbf_cka")
+MEASURES = (
+    "jaccard_at_k",
+    "cross_jaccard_at_k",
+    "mutual_knn_at_k",
+    "mrr_at_k",
+    "mean_cosine",
+    "linear_cka",
+    "rbf_cka",
+)
 
 
 def call(name, x, y):
@@ -97,17 +106,33 @@ def test_mrr_known_value():
     assert mrr_at_k(x, y, k=2) == pytest.approx((1 / 2 + 1 + 0) / 3)
 
 
+def test_cross_jaccard_known_value():
+    # x: 0 and 1 close, 2 far; y keeps rows 0, 1 but moves row 2 next to x[0].
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.2]])
+    y = np.array([[1.0, 0.0], [0.9, 0.1], [1.0, 0.05]])
+    # k=2. Own sets (self first): {0, 1}, {1, 0}, {2, 1}.
+    # x[0] in y: cos to y = 1, 0.994, 0.9988 -> {0, 2}: J = 1/3.
+    # x[1] in y: 0.994, 1, 0.9997 -> {1, 2}: J = 1/3.
+    # x[2] = (-1, 0.2) in y: -0.981, -0.953, -0.970 -> rows 1, 2 -> {1, 2}: J = 1.
+    assert cross_jaccard_at_k(x, y, k=2) == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)
+    # k=1: x[0] and x[1] find themselves in y; x[2] finds row 1.
+    assert cross_jaccard_at_k(x, y, k=1) == pytest.approx(2 / 3)
+
+
 def test_rotated_absolute_spaces_score_low_relative_ones_one():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 64))
     y = x @ np.linalg.qr(rng.normal(size=(64, 64)))[0]
     assert abs(mean_cosine(x, y)) < 0.2  # ~ trace(Q) / d for a random rotation Q
     assert mrr_at_k(x, y, k=10) < 0.05
+    assert cross_jaccard_at_k(x, y, k=10) < 0.05
+    assert jaccard_at_k(x, y, k=10) == pytest.approx(1.0)  # within-space: rotation-invariant
     anchors = relreps.select_anchors(x, 50, seed=0)
     rel_x = relreps.relative_projection(x, anchors.take(x))
     rel_y = relreps.relative_projection(y, anchors.take(y))
     assert mean_cosine(rel_x, rel_y) == pytest.approx(1.0)
     assert mrr_at_k(rel_x, rel_y, k=10) == pytest.approx(1.0)
+    assert cross_jaccard_at_k(rel_x, rel_y, k=10) == pytest.approx(1.0)
 
 
 @settings(max_examples=20, deadline=None)
@@ -115,7 +140,7 @@ def test_rotated_absolute_spaces_score_low_relative_ones_one():
 def test_chunked_equals_unchunked(seed, n, chunk):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, 7)), rng.normal(size=(n, 7))
-    for fn in (jaccard_at_k, mutual_knn_at_k, mrr_at_k):
+    for fn in (jaccard_at_k, cross_jaccard_at_k, mutual_knn_at_k, mrr_at_k):
         assert fn(x, y, k=5, chunk_size=chunk) == fn(x, y, k=5, chunk_size=n)
     assert rbf_cka(x, y, chunk_size=chunk) == pytest.approx(rbf_cka(x, y, chunk_size=n), rel=1e-12)
 
@@ -176,7 +201,7 @@ def test_faiss_backend_gives_identical_neighbours():
         a = cosine_top_k(x, x, 10, exclude_self=exclude)
         b = cosine_top_k(x, x, 10, exclude_self=exclude, backend="faiss")
         assert torch.equal(a, b)
-    for fn in (jaccard_at_k, mrr_at_k, mutual_knn_at_k):
+    for fn in (jaccard_at_k, cross_jaccard_at_k, mrr_at_k, mutual_knn_at_k):
         assert fn(x, y, k=10, backend="faiss") == fn(x, y, k=10)
 
 
@@ -218,5 +243,8 @@ def test_neighbourhood_agreement_equals_the_single_measures():
         assert result.mutual_knn[k] == mutual_knn_at_k(x, y, k=k)
         assert result.mrr_xy[k] == mrr_at_k(x, y, k=k)
         assert result.mrr_yx[k] == mrr_at_k(y, x, k=k)
+        assert result.cross_jaccard_xy[k] == cross_jaccard_at_k(x, y, k=k)
+        assert result.cross_jaccard_yx[k] == cross_jaccard_at_k(y, x, k=k)
     different_dims = neighbourhood_agreement(x, y[:, :4], ks=(5,))
     assert different_dims.mrr_xy is None and different_dims.jaccard[5] > 0
+    assert different_dims.cross_jaccard_xy is None

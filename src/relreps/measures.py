@@ -5,7 +5,8 @@ Each measure is registered with the transformations it is invariant to when they
 (``orthogonal``, ``isotropic_scaling``, ``translation``, ``permutation``). The declarations are
 tested both ways in ``tests/test_measures.py``.
 
-Neighbourhood measures (``jaccard_at_k``, ``mrr_at_k``, ``mutual_knn_at_k``) use exact cosine
+Neighbourhood measures (``jaccard_at_k``, ``cross_jaccard_at_k``, ``mrr_at_k``,
+``mutual_knn_at_k``) use exact cosine
 top-k neighbours computed in row chunks, so memory stays bounded (``chunk_size``, or the default
 budget of :data:`DEFAULT_MEMORY_BUDGET` bytes for the similarity block); ``backend="faiss"`` uses
 faiss's exact ``IndexFlatIP`` instead when faiss is installed.
@@ -222,8 +223,7 @@ def jaccard_at_k(
     _check_k(k, xt.shape[0], True, "jaccard_at_k")
     a = cosine_top_k(xt, xt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
     b = cosine_top_k(yt, yt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
-    inter = _overlap(a, b).double()
-    return float((inter / (2 * k - inter)).mean())
+    return _jaccard_of_sets(a, b, k)
 
 
 @_register("mutual_knn_at_k", _NEIGHBOUR_INVARIANCES, "shared fraction of k-NN in x and y")
@@ -272,6 +272,58 @@ def mrr_at_k(
     _check_k(k, xt.shape[0], False, "mrr_at_k")
     found = cosine_top_k(xt, yt, k, chunk_size=chunk_size, backend=backend)
     return _mrr_from(found, (k,))[k]
+
+
+def _with_self(neighbours: torch.Tensor, k: int) -> torch.Tensor:
+    """Each row's own index followed by its ``k - 1`` nearest others: the top-``k`` of a row among
+    its own space, counting the row itself as its nearest neighbour."""
+    own = torch.arange(neighbours.shape[0], device=neighbours.device).unsqueeze(1)
+    return torch.cat([own, neighbours[:, : k - 1]], dim=1)
+
+
+def _jaccard_of_sets(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
+    inter = _overlap(a, b).double()
+    return float((inter / (2 * k - inter)).mean())
+
+
+@_register(
+    "cross_jaccard_at_k",
+    {"isotropic_scaling"},
+    "Jaccard of x[i]'s k-NN in x and x[i]'s k-NN retrieved in y (the paper's Table 1)",
+)
+def cross_jaccard_at_k(
+    x: Array,
+    y: Array,
+    k: int = 10,
+    *,
+    chunk_size: int | None = None,
+    backend: Backend = "torch",
+) -> float:
+    """Mean Jaccard index of each sample's ``k`` nearest neighbours in its own space ``x`` and the
+    ``k`` rows of ``y`` most cosine-similar to its row of ``x`` (cross-space retrieval).
+
+    This is the Jaccard of the paper's Table 1: it asks whether querying the target space with a
+    source vector finds the same words the source space would, so two absolute spaces that differ
+    by a rotation score about ``k / n`` while relative spaces over parallel anchors can score 1.
+    The sample itself counts as its own nearest neighbour in ``x`` (so ``x == y`` scores 1); like
+    :func:`mrr_at_k` it needs equal dimensions, and the direction matters.
+    :func:`jaccard_at_k` is the rotation-invariant, within-space variant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(50, 4))
+    >>> cross_jaccard_at_k(x, 3 * x, k=5)
+    1.0
+    """
+    xt, yt = _paired(x, y, "cross_jaccard_at_k", same_dim=True)
+    _check_k(k, xt.shape[0], False, "cross_jaccard_at_k")
+    options = {"chunk_size": chunk_size, "backend": backend}
+    if k > 1:
+        others = cosine_top_k(xt, xt, k - 1, exclude_self=True, **options)
+    else:
+        others = torch.empty((xt.shape[0], 0), dtype=torch.long, device=xt.device)
+    return _jaccard_of_sets(_with_self(others, k), cosine_top_k(xt, yt, k, **options), k)
 
 
 @_register("mean_cosine", {"isotropic_scaling"}, "mean of cos(x[i], y[i])")
@@ -427,8 +479,9 @@ def _gaussian(a: torch.Tensor, b: torch.Tensor, bandwidth: torch.Tensor) -> torc
 class NeighbourhoodAgreement:
     """Jaccard, mutual k-NN and MRR (both directions) at several ``k``, from one k-NN pass each.
 
-    ``mrr_xy[k]`` queries with ``x`` and retrieves from ``y``; the MRR fields are ``None`` when
-    ``x`` and ``y`` differ in dimension (cross-space retrieval is undefined there).
+    ``mrr_xy[k]`` and ``cross_jaccard_xy[k]`` query with ``x`` and retrieve from ``y``; the
+    cross-space fields are ``None`` when ``x`` and ``y`` differ in dimension (cross-space retrieval
+    is undefined there).
     """
 
     ks: tuple[int, ...]
@@ -436,6 +489,8 @@ class NeighbourhoodAgreement:
     mutual_knn: dict[int, float]
     mrr_xy: dict[int, float] | None
     mrr_yx: dict[int, float] | None
+    cross_jaccard_xy: dict[int, float] | None = None
+    cross_jaccard_yx: dict[int, float] | None = None
 
 
 def neighbourhood_agreement(
@@ -448,8 +503,9 @@ def neighbourhood_agreement(
 ) -> NeighbourhoodAgreement:
     """Every neighbourhood measure at every ``k`` in ``ks``, each top-k search done once.
 
-    Equal to calling :func:`jaccard_at_k`, :func:`mutual_knn_at_k` and :func:`mrr_at_k` (both
-    directions) for each ``k``, at the cost of four top-``max(ks)`` searches.
+    Equal to calling :func:`jaccard_at_k`, :func:`mutual_knn_at_k`, and :func:`mrr_at_k` and
+    :func:`cross_jaccard_at_k` in both directions, for each ``k``, at the cost of four
+    top-``max(ks)`` searches.
     """
     xt, yt = _paired(x, y, "neighbourhood_agreement", same_dim=False)
     ks = tuple(sorted(set(ks)))
@@ -458,16 +514,21 @@ def neighbourhood_agreement(
     options = {"chunk_size": chunk_size, "backend": backend}
     a = cosine_top_k(xt, xt, top, exclude_self=True, **options)
     b = cosine_top_k(yt, yt, top, exclude_self=True, **options)
-    jaccard, mutual = {}, {}
-    for k in ks:
-        inter = _overlap(a[:, :k], b[:, :k]).double()
-        jaccard[k] = float((inter / (2 * k - inter)).mean())
-        mutual[k] = float(inter.mean() / k)
-    mrr_xy = mrr_yx = None
-    if xt.shape[1] == yt.shape[1]:
-        mrr_xy = _mrr_from(cosine_top_k(xt, yt, top, **options), ks)
-        mrr_yx = _mrr_from(cosine_top_k(yt, xt, top, **options), ks)
-    return NeighbourhoodAgreement(ks, jaccard, mutual, mrr_xy, mrr_yx)
+    jaccard = {k: _jaccard_of_sets(a[:, :k], b[:, :k], k) for k in ks}
+    mutual = {k: float(_overlap(a[:, :k], b[:, :k]).double().mean() / k) for k in ks}
+    if xt.shape[1] != yt.shape[1]:
+        return NeighbourhoodAgreement(ks, jaccard, mutual, None, None)
+    xy = cosine_top_k(xt, yt, top, **options)
+    yx = cosine_top_k(yt, xt, top, **options)
+    return NeighbourhoodAgreement(
+        ks,
+        jaccard,
+        mutual,
+        _mrr_from(xy, ks),
+        _mrr_from(yx, ks),
+        {k: _jaccard_of_sets(_with_self(a, k), xy[:, :k], k) for k in ks},
+        {k: _jaccard_of_sets(_with_self(b, k), yx[:, :k], k) for k in ks},
+    )
 
 
 def _mrr_from(found: torch.Tensor, ks: tuple[int, ...]) -> dict[int, float]:

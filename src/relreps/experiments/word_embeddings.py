@@ -235,6 +235,8 @@ def _scores(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "mutual_knn": by_k(agreement.mutual_knn),
         "mrr_xy": by_k(agreement.mrr_xy),
         "mrr_yx": by_k(agreement.mrr_yx),
+        "cross_jaccard_xy": by_k(agreement.cross_jaccard_xy),
+        "cross_jaccard_yx": by_k(agreement.cross_jaccard_yx),
         "cosine": mean_cosine(x, y) if x.shape[1] == y.shape[1] else None,
     }
 
@@ -251,6 +253,9 @@ def _relative_scores(x, y, strategy, settings, center) -> list[dict[str, Any]]:
     return runs
 
 
+FIELDS = ("jaccard", "mutual_knn", "mrr_xy", "mrr_yx", "cross_jaccard_xy", "cross_jaccard_yx")
+
+
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and std over seeds of every number in the runs (None stays None)."""
 
@@ -261,8 +266,8 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"mean": float(np.mean(values)), "std": float(np.std(values))}
 
     out: dict[str, Any] = {}
-    for field in ("jaccard", "mutual_knn", "mrr_xy", "mrr_yx"):
-        if runs[0][field] is None:
+    for field in FIELDS:
+        if runs[0].get(field) is None:
             out[field] = None
             continue
         out[field] = {str(k): collect(lambda run, f=field, k=k: run[f][str(k)]) for k in KS}
@@ -341,11 +346,14 @@ def _fmt(entry, k: int | None = None) -> str:
 
 def _direction_rows(pair: dict, relative: dict, label: str) -> list[list[str]]:
     rows = []
-    for source, target, mrr in ((pair["a"], pair["b"], "mrr_xy"), (pair["b"], pair["a"], "mrr_yx")):
+    for source, target, way in ((pair["a"], pair["b"], "xy"), (pair["b"], pair["a"], "yx")):
         cells = [f"{source} → {target}", label]
         for k in KS:
-            cells += [_fmt(relative["jaccard"], k), _fmt(relative[mrr], k)]
-        cells.append(_fmt(relative["cosine"]))
+            cells += [
+                _fmt(relative.get(f"cross_jaccard_{way}"), k),
+                _fmt(relative[f"mrr_{way}"], k),
+            ]
+        cells += [_fmt(relative["jaccard"], 10), _fmt(relative["cosine"])]
         paper = PAPER.get(
             (source, target, "relative" if label.startswith("relative") else "absolute")
         )
@@ -362,7 +370,7 @@ def _tables(results: dict, settings: Settings) -> tuple[str, str]:
     headers = ["source → target", "space"]
     for k in KS:
         headers += [f"Jaccard@{k}", f"MRR@{k}"]
-    headers += ["cosine", "paper (k=5: Jaccard / MRR / cosine)"]
+    headers += ["within-space Jaccard@10", "cosine", "paper (k=5: Jaccard / MRR / cosine)"]
     rows = []
     for pair in results.values():
         rows += _direction_rows(pair, pair["absolute"], "absolute")
@@ -379,7 +387,7 @@ def _tables(results: dict, settings: Settings) -> tuple[str, str]:
         strategy_rows.append(
             [
                 strategy,
-                _fmt(scores["jaccard"], 5),
+                _fmt(scores.get("cross_jaccard_xy"), 5),
                 _fmt(scores["mrr_xy"], 5),
                 _fmt(scores["cosine"]),
                 " / ".join(f"{v:.2f}" for v in paper) if paper else "",
@@ -467,9 +475,12 @@ def _report_sections(settings, facts, table, strategy_table, figures) -> list[tu
         f"first {settings.n_words:,}",
         f"- anchors: {settings.n_anchors} words (parallel: the same words in both spaces), "
         f"{settings.seeds} seeds; relative = cosine to the anchors (centred: on the anchors' mean)",
-        "- measures (`relreps.measures`): Jaccard of the k-NN sets (cosine, self excluded); MRR of "
-        "the word itself among the k rows of the target space nearest to its source row; mean "
-        "cosine of the word's two vectors; mean ± std over anchor seeds",
+        "- measures (`relreps.measures`), cosine neighbours, mean ± std over anchor seeds: "
+        "Jaccard = the paper's cross-space Jaccard (`cross_jaccard_at_k`: the word's k-NN in the "
+        "source space, itself included, against the k rows of the target space nearest to its "
+        "source row); MRR of the word itself among those k target rows; within-space Jaccard = "
+        "overlap of each space's own k-NN sets, self excluded (`jaccard_at_k`, rotation-invariant, "
+        "so not near 0 for absolute spaces); cosine = mean cosine of the word's two vectors",
         "- '-': undefined (cross-space retrieval and cosine need equal dimensions)",
     ]
     for line in facts.get("spaces", []):
