@@ -17,6 +17,11 @@ Array = np.ndarray | torch.Tensor
 Kind = Literal["numpy", "torch"]
 
 
+def is_dask(value: Any) -> bool:
+    """A Dask collection (checked without importing dask)."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "compute")
+
+
 def kind_of(value: Any) -> Kind:
     return "torch" if isinstance(value, torch.Tensor) else "numpy"
 

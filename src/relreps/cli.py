@@ -31,6 +31,49 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_project(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from relreps.anchors import select_anchors
+    from relreps.blockwise import project_to_file
+    from relreps.storage import format_bytes, open_rows
+
+    rows = open_rows(args.input)
+    info = {}
+    if (args.anchors is None) == (args.n_anchors is None):
+        raise ValueError("Give the anchors either as --anchors FILE.npy or as --n-anchors K.")
+    if args.anchors is not None:
+        anchors = args.anchors
+        info["anchors"] = {"file": str(args.anchors)}
+    else:
+        # Random rows of the input; the same as select_anchors(x, K, seed=S) on the data itself.
+        chosen = select_anchors(
+            np.broadcast_to(np.float32(0), (rows.n_rows, 1)), args.n_anchors, seed=args.seed
+        )
+        anchors = rows.take(chosen.indices)
+        info["anchors"] = {"rows": chosen.indices.tolist(), "strategy": "random", "seed": args.seed}
+    run = project_to_file(
+        rows,
+        anchors,
+        args.out,
+        similarity=args.similarity,
+        center=None if args.center == "none" else args.center,
+        memory=args.memory,
+        dtype=args.dtype,
+        block_rows=args.block_rows,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+        info=info,
+    )
+    resumed = " (resumed)" if run.resumed else ""
+    print(
+        f"wrote {run.path}: {run.shape[0]:,} x {run.shape[1]} {args.dtype}{resumed}; "
+        f"{run.blocks_computed} of {run.n_blocks} blocks of {run.block_rows:,} rows computed in "
+        f"{run.seconds:.1f} s; peak memory of this process {format_bytes(run.peak_rss)}"
+    )
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from relreps.experiments import registry
 
@@ -70,6 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     sims = commands.add_parser("similarities", help="list similarities and their invariances")
     sims.set_defaults(handler=_cmd_similarities)
 
+    project = commands.add_parser(
+        "project",
+        help="relative representation of an embeddings file, in blocks within a memory budget",
+        description="Project embeddings (a .npy file, a folder of .npy shards or a zarr store) "
+        "onto anchors and write the relative representation to a .npy file, in row blocks "
+        "within a memory budget. Interrupted runs resume; the file appears when complete.",
+    )
+    project.add_argument("input", help=".npy file, folder of .npy shards, or zarr store")
+    project.add_argument("--out", required=True, help="output .npy file")
+    project.add_argument("--anchors", help="anchor embeddings (.npy, k x d, same encoder)")
+    project.add_argument("--n-anchors", type=int, help="or: K random rows of the input")
+    project.add_argument("--seed", type=int, default=0, help="seed for --n-anchors")
+    project.add_argument("--similarity", default="cosine", help="see relreps similarities")
+    project.add_argument("--center", choices=("none", "anchors"), default="none")
+    project.add_argument("--memory", default="1GiB", help="peak memory budget (default 1GiB)")
+    project.add_argument("--dtype", default="float32", choices=("float16", "float32", "float64"))
+    project.add_argument("--block-rows", type=int, help="rows per block (default: from --memory)")
+    project.add_argument(
+        "--scheduler", help="dask.distributed scheduler address (workers share the files)"
+    )
+    project.add_argument("--no-progress", action="store_true")
+    project.set_defaults(handler=_cmd_project)
+
     reproduce = commands.add_parser(
         "reproduce",
         help="reproduce an experiment of the paper (relreps reproduce --list)",
@@ -100,7 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (ValueError, TypeError, KeyError, FileNotFoundError, ImportError, RuntimeError) as error:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        FileNotFoundError,
+        FileExistsError,
+        ImportError,
+        RuntimeError,
+    ) as error:
         # Errors we raise on bad input are written to be read: show the message, not a traceback
         # (RELREPS_DEBUG=1 shows the traceback too).
         if os.environ.get("RELREPS_DEBUG"):

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor, check_finite, kind_of
+from relreps._backend import Array, as_tensor, check_finite, is_dask, kind_of
 from relreps.similarities import INVARIANCES
 
 Backend = Literal["torch", "faiss"]
@@ -74,31 +75,95 @@ def get_measure(name: str) -> Measure:
 
 
 def _paired(x: Array, y: Array, name: str, same_dim: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both spaces as tensors of one dtype, validated. Dask inputs are computed into memory:
+    exact neighbours need every row of the space they search."""
+    x, y = (v.compute() if is_dask(v) else v for v in (x, y))
     if kind_of(x) != kind_of(y):
         raise TypeError(f"{name}: pass x and y both as numpy arrays or both as torch tensors.")
     xt, _ = as_tensor(x, "x")
     yt, _ = as_tensor(y, "y")
-    if xt.ndim != 2 or yt.ndim != 2:
-        raise ValueError(
-            f"{name}: x and y must be 2-D (n, d); got {tuple(xt.shape)} and {tuple(yt.shape)}."
-        )
-    if xt.shape[0] != yt.shape[0]:
-        raise ValueError(
-            f"{name}: x has {xt.shape[0]} rows but y has {yt.shape[0]}; both must hold the same "
-            "samples in the same order (restrict them to their shared samples first)."
-        )
-    if same_dim and xt.shape[1] != yt.shape[1]:
-        raise ValueError(
-            f"{name}: x has shape {tuple(xt.shape)} but y has {tuple(yt.shape)}; it compares the "
-            "same samples in two spaces of equal dimension (project both onto parallel anchors "
-            "first)."
-        )
-    if xt.shape[0] == 0:
-        raise ValueError(f"{name}: x and y are empty.")
+    _check_pair_shapes(tuple(xt.shape), tuple(yt.shape), name, same_dim)
     check_finite(xt, "x")
     check_finite(yt, "y")
     dtype = torch.promote_types(xt.dtype, yt.dtype)
     return xt.detach().to(dtype), yt.detach().to(device=xt.device, dtype=dtype)
+
+
+def _block_sums(
+    partial: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
+    x: Any,
+    y: Any,
+    name: str,
+    same_dim: bool,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> tuple[tuple[torch.Tensor, ...], int]:
+    """``sum(partial(x_block, y_block))`` over aligned row blocks, and the number of rows.
+
+    Numpy arrays (memmaps included: the pages of each block are released after use), torch
+    tensors and Dask arrays (blocks computed in parallel on the current scheduler) all stream
+    through blocks of about ``memory_budget`` bytes, so the inputs never need to fit in memory.
+    """
+    if is_dask(x) or is_dask(y):
+        from relreps import dask_arrays
+
+        da = dask_arrays.require_dask().array
+        x, y = (v if is_dask(v) else da.from_array(np.asarray(v)) for v in (x, y))
+        _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
+
+        def block(xb, yb):
+            return partial(*_finite_block(xb, yb, 0))
+
+        return dask_arrays.block_sums(block, x, y), int(x.shape[0])
+    if kind_of(x) != kind_of(y):
+        raise TypeError(f"{name}: pass x and y both as numpy arrays or both as torch tensors.")
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
+    n = int(x.shape[0])
+    # About two float64 copies of a block of rows of x and y fit in the budget.
+    rows = max(1, memory_budget // (8 * 2 * (int(x.shape[1]) + int(y.shape[1]))))
+    totals = None
+    with torch.no_grad():
+        for start in range(0, n, rows):
+            xb, yb = x[start : start + rows], y[start : start + rows]
+            part = partial(*_finite_block(xb, yb, start))
+            totals = (
+                part if totals is None else tuple(a + b for a, b in zip(totals, part, strict=True))
+            )
+            for view in (xb, yb):
+                if isinstance(view, np.memmap):
+                    from relreps.storage import release_pages
+
+                    release_pages(view)
+    return totals, n
+
+
+def _finite_block(xb: Any, yb: Any, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    xt, _ = as_tensor(xb, "x")
+    yt, _ = as_tensor(yb, "y")
+    where = f" (in the rows from {start})" if start else ""
+    check_finite(xt, "x" + where)
+    check_finite(yt, "y" + where)
+    return xt.detach(), yt.detach()
+
+
+def _check_pair_shapes(xs: tuple, ys: tuple, name: str, same_dim: bool) -> None:
+    if len(xs) != 2 or len(ys) != 2:
+        raise ValueError(f"{name}: x and y must be 2-D (n, d); got {xs} and {ys}.")
+    if xs[0] != ys[0]:
+        raise ValueError(
+            f"{name}: x has {xs[0]} rows but y has {ys[0]}; both must hold the same "
+            "samples in the same order (restrict them to their shared samples first)."
+        )
+    if same_dim and xs[1] != ys[1]:
+        raise ValueError(
+            f"{name}: x has shape {xs} but y has {ys}; it compares the same samples in two "
+            "spaces of equal dimension (project both onto parallel anchors first)."
+        )
+    if xs[0] == 0:
+        raise ValueError(f"{name}: x and y are empty.")
 
 
 def _check_k(k: int, n: int, exclude_self: bool, name: str) -> None:
@@ -327,13 +392,16 @@ def cross_jaccard_at_k(
 
 
 @_register("mean_cosine", {"isotropic_scaling"}, "mean of cos(x[i], y[i])")
-def mean_cosine(x: Array, y: Array) -> float:
+def mean_cosine(x: Array, y: Array, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> float:
     """Mean over rows of ``cos(x[i], y[i])``; zero rows count as cosine 0.
 
     Parameters
     ----------
     x, y
-        Two spaces over the same samples, shape ``(n, d)`` each (numpy or torch, same kind).
+        Two spaces over the same samples, shape ``(n, d)`` each (numpy or torch, same kind;
+        numpy memmaps and Dask arrays are read in row blocks).
+    memory_budget
+        Bytes of working memory for one row block.
 
     Returns
     -------
@@ -348,10 +416,12 @@ def mean_cosine(x: Array, y: Array) -> float:
     >>> mean_cosine(x, 3 * x), mean_cosine(x, -x)
     (1.0, -1.0)
     """
-    xt, yt = _paired(x, y, "mean_cosine", same_dim=True)
-    with torch.no_grad():
-        cosines = (_unit_rows(xt) * _unit_rows(yt)).sum(1)
-    return float(cosines.double().mean())
+
+    def partial(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor]:
+        return ((_unit_rows(xb) * _unit_rows(yb)).sum(1).double().sum(),)
+
+    (total,), n = _block_sums(partial, x, y, "mean_cosine", True, memory_budget)
+    return float(total / n)
 
 
 # --- CKA ---------------------------------------------------------------------------------------
@@ -360,13 +430,19 @@ _ALL = INVARIANCES
 
 
 @_register("linear_cka", _ALL, "linear centred kernel alignment (feature-space form)")
-def linear_cka(x: Array, y: Array, *, unbiased: bool = False) -> float:
+def linear_cka(
+    x: Array, y: Array, *, unbiased: bool = False, memory_budget: int = DEFAULT_MEMORY_BUDGET
+) -> float:
     """Linear CKA (Kornblith et al., 2019) in its feature-space form.
 
     ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` on column-centred ``x`` ``(n, d1)`` and
     ``y`` ``(n, d2)``: O(n d^2) time and O(d^2) memory, never an ``(n, n)`` Gram matrix, so it
     scales to hundreds of thousands of samples. ``unbiased=True`` uses the unbiased HSIC
     estimator (Song et al., 2012), expanded so that it too needs no Gram matrix.
+
+    The sums are accumulated over row blocks of about ``memory_budget`` bytes, so ``x`` and
+    ``y`` may be numpy memmaps or Dask arrays larger than memory (Dask blocks run in parallel on
+    the current scheduler); the result equals the in-memory one to rounding.
 
     Examples
     --------
@@ -376,36 +452,84 @@ def linear_cka(x: Array, y: Array, *, unbiased: bool = False) -> float:
     >>> round(linear_cka(x, 3 * x @ q + 1), 6)
     1.0
     """
-    xt, yt = _paired(x, y, "linear_cka", same_dim=False)
-    xt, yt = xt.double(), yt.double()
-    n = xt.shape[0]
-    if unbiased and n < 4:
-        raise ValueError(f"linear_cka(unbiased=True) needs at least 4 samples, got {n}.")
-    with torch.no_grad():
-        hsic = _hsic_unbiased if unbiased else _hsic_biased
-        xy, xx, yy = hsic(xt, yt), hsic(xt, xt), hsic(yt, yt)
+    if unbiased:
+        rows = x.shape[0] if hasattr(x, "shape") else len(x)
+        if rows < 4:
+            raise ValueError(f"linear_cka(unbiased=True) needs at least 4 samples, got {rows}.")
+    shift = None if unbiased else _first_block_means(x, y)
+    stats, n = _block_sums(
+        lambda xb, yb: _cka_statistics(xb, yb, shift),
+        x,
+        y,
+        "linear_cka",
+        False,
+        memory_budget,
+    )
+    s = dict(zip(_CKA_FIELDS, stats, strict=True))
+    hsic = _hsic_unbiased if unbiased else _hsic_biased
+    xy = hsic(s["gyx"], s["sx"], s["sy"], s["kd"], s["ld"], s["kdld"], s["kd_y"], s["ld_x"], n)
+    xx = hsic(s["gxx"], s["sx"], s["sx"], s["kd"], s["kd"], s["kdkd"], s["kd_x"], s["kd_x"], n)
+    yy = hsic(s["gyy"], s["sy"], s["sy"], s["ld"], s["ld"], s["ldld"], s["ld_y"], s["ld_y"], n)
     denominator = (xx * yy).sqrt()
     return float(xy / denominator) if denominator > 0 else 0.0
 
 
-def _hsic_biased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    x = x - x.mean(0)
-    y = y - y.mean(0)
-    return (y.T @ x).pow(2).sum()
+_CKA_FIELDS = (
+    "sx", "sy", "gxx", "gyy", "gyx", "kd", "ld", "kdkd", "ldld", "kdld", "kd_x", "kd_y", "ld_x",
+    "ld_y",
+)  # fmt: skip
 
 
-def _hsic_unbiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # With K = x x^T and L = y y^T, their zero-diagonal versions K~, L~ and ones vector 1:
+def _cka_statistics(x: torch.Tensor, y: torch.Tensor, shift) -> tuple[torch.Tensor, ...]:
+    """Sums over a row block from which linear CKA follows: column sums, the d x d cross
+    products, and the row norms' sums and products (``kd``, ``ld``: squared row norms)."""
+    x, y = x.to(torch.float64, copy=True), y.to(torch.float64, copy=True)
+    if shift is not None:  # a common shift leaves the centred statistics unchanged
+        x.sub_(shift[0])
+        y.sub_(shift[1])
+    kd = torch.linalg.vector_norm(x, dim=1).square_()
+    ld = torch.linalg.vector_norm(y, dim=1).square_()
+    return (
+        x.sum(0), y.sum(0), x.T @ x, y.T @ y, y.T @ x,
+        kd.sum(), ld.sum(), kd @ kd, ld @ ld, kd @ ld, kd @ x, kd @ y, ld @ x, ld @ y,
+    )  # fmt: skip
+
+
+def _hsic_biased(g_ba, s_a, s_b, ka, kb, kakb, ka_b, kb_a, n) -> torch.Tensor:
+    # ||Bc^T Ac||_F^2 with Bc^T Ac = B^T A - s_b s_a^T / n (centring written with the sums).
+    return (g_ba - torch.outer(s_b, s_a) / n).pow(2).sum()
+
+
+def _hsic_unbiased(g_ba, s_a, s_b, ka, kb, kakb, ka_b, kb_a, n) -> torch.Tensor:
+    # With K = a a^T and L = b b^T, their zero-diagonal versions K~, L~ and ones vector 1:
     # HSIC_u = [tr(K~L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1] / (n(n-3)),
-    # every term written with d x d products and row norms only.
-    n = x.shape[0]
-    kd, ld = (x * x).sum(1), (y * y).sum(1)  # diagonals of K and L
-    trace = (y.T @ x).pow(2).sum() - (kd * ld).sum()
-    sx, sy = x.sum(0), y.sum(0)
-    k_rows, l_rows = x @ sx - kd, y @ sy - ld  # K~ 1 and L~ 1
-    total = k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))
-    cross = 2.0 / (n - 2) * (k_rows * l_rows).sum()
-    return (trace + total - cross) / (n * (n - 3))
+    # every term written with the block sums of _cka_statistics, never an (n, n) matrix.
+    trace = g_ba.pow(2).sum() - kakb
+    k_total, l_total = s_a @ s_a - ka, s_b @ s_b - kb  # 1'K~1 and 1'L~1
+    # 1'K~L~1 = sum_i (a_i.s_a - |a_i|^2)(b_i.s_b - |b_i|^2)
+    rows = s_b @ g_ba @ s_a - ka_b @ s_b - kb_a @ s_a + kakb
+    total = k_total * l_total / ((n - 1) * (n - 2))
+    return (trace + total - 2.0 / (n - 2) * rows) / (n * (n - 3))
+
+
+def _first_block_means(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Column means of the first rows of x and y, subtracted before summing so that large
+    offsets do not cancel catastrophically (the exact means when the data is one block)."""
+    rows = min(int(x.shape[0]), _BLOCK_ROWS_FOR_SHIFT)
+    if rows == 0:
+        return None
+    means = []
+    for value in (x, y):
+        head = value[:rows]
+        head = head.compute() if is_dask(head) else head
+        tensor, _ = as_tensor(head, "x")
+        if tensor.ndim != 2:
+            return None  # reported by _block_sums
+        means.append(tensor.detach().mean(0, dtype=torch.float64))
+    return means[0], means[1]
+
+
+_BLOCK_ROWS_FOR_SHIFT = 4096
 
 
 @_register("rbf_cka", _ALL, "CKA with Gaussian kernels (median-distance bandwidth), chunked")

@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-from relreps._backend import Array, as_tensor, check_finite, kind_of, restore
+from relreps._backend import Array, as_tensor, check_finite, is_dask, kind_of, restore
 from relreps.similarities import Similarity, get_similarity
 
 Center = Literal["anchors"] | None
@@ -26,7 +26,10 @@ def relative_projection(
     Parameters
     ----------
     x
-        Samples, shape ``(n, d)`` or ``(..., d)``; numpy array or torch tensor.
+        Samples, shape ``(n, d)`` or ``(..., d)``; numpy array (a memmap is read in place, never
+        copied whole) or torch tensor. A 2-D Dask array gives a lazy Dask array, chunked by rows
+        like ``x`` and equal to the in-memory result (anchors: numpy or Dask). For files larger
+        than memory, :func:`relreps.blockwise.project_to_file` writes the result block by block.
     anchors
         Anchor embeddings, shape ``(k, d)``, produced by the same encoder as ``x``; same kind as
         ``x`` (numpy or torch) and, for torch, the same device.
@@ -66,6 +69,10 @@ def relative_projection(
     sim = get_similarity(similarity)
     if center not in CENTER_OPTIONS:
         raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
+    if is_dask(x):
+        from relreps import dask_arrays
+
+        return dask_arrays.relative_projection(x, anchors, sim, center=center)
     if kind_of(x) != kind_of(anchors):
         raise TypeError(
             f"x is a {_kind_name(x)} but anchors is a {_kind_name(anchors)}: pass both as numpy "

@@ -1,0 +1,271 @@
+"""Relative projection of embeddings larger than memory, written to disk block by block.
+
+:func:`project_to_file` reads the input in row blocks sized to a memory budget, projects each
+block with :func:`relreps.relative_projection` and writes it into a ``.npy`` file (atomic at the
+end, resumable after an interruption, with a progress bar). With ``scheduler=`` the blocks run as
+tasks on a ``dask.distributed`` cluster whose workers read and write the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relreps.io import metadata_path, write_json_atomic
+from relreps.projection import CENTER_OPTIONS, Center, relative_projection
+from relreps.similarities import get_similarity
+from relreps.storage import (
+    NpyRowWriter,
+    RowSource,
+    current_rss,
+    format_bytes,
+    open_rows,
+    parse_memory,
+    peak_rss,
+)
+
+#: Bytes of working memory per output value a similarity may need beyond its output (cdist's
+#: intermediates are the largest among the built-in ones).
+_SCRATCH_PER_OUTPUT = 3 * 4
+#: Share of the free budget one block may take (the allocator and the page cache need slack).
+_BLOCK_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ProjectionRun:
+    """What :func:`project_to_file` did."""
+
+    path: Path
+    shape: tuple[int, int]
+    block_rows: int
+    n_blocks: int
+    blocks_computed: int
+    seconds: float
+    peak_rss: int
+    resumed: bool
+
+
+def block_rows_for(
+    memory: int, dim: int, n_anchors: int, in_itemsize: int, out_itemsize: int, baseline: int
+) -> int:
+    """Rows per block so that the process stays under ``memory`` bytes in all.
+
+    One block holds its input rows, their float32 copy, the similarity's output and scratch, and
+    the output cast; half of what the budget leaves above ``baseline`` (the process's resident
+    memory before the job) goes to one block.
+    """
+    per_row = dim * (in_itemsize + 4) + n_anchors * (4 + _SCRATCH_PER_OUTPUT + out_itemsize)
+    free = memory - baseline
+    rows = int(free * _BLOCK_SHARE) // per_row
+    if rows < 1:
+        raise ValueError(
+            f"The memory budget {format_bytes(memory)} leaves {format_bytes(max(free, 0))} above "
+            f"what this process already uses ({format_bytes(baseline)}), not enough for one row "
+            f"block (~{format_bytes(per_row / _BLOCK_SHARE)} per row). Raise --memory."
+        )
+    return rows
+
+
+def _anchor_hash(anchors: np.ndarray) -> str:
+    data = np.ascontiguousarray(anchors)
+    digest = hashlib.sha256(data.dtype.str.encode() + str(data.shape).encode())
+    digest.update(data.tobytes())
+    return digest.hexdigest()
+
+
+def project_to_file(
+    source: Any,
+    anchors: Any,
+    output: str | os.PathLike[str],
+    *,
+    similarity: str = "cosine",
+    center: Center = None,
+    memory: str | int = "1GiB",
+    dtype: str = "float32",
+    block_rows: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    info: dict[str, Any] | None = None,
+) -> ProjectionRun:
+    """Write ``relative_projection(source, anchors)`` to ``output`` (``.npy``) in row blocks.
+
+    Parameters
+    ----------
+    source
+        Embeddings ``(n, d)``: a ``.npy`` path, a folder of ``.npy`` shards, a zarr store, a numpy
+        array or memmap, or a Dask array (see :func:`relreps.storage.open_rows`).
+    anchors
+        Anchor embeddings ``(k, d)`` from the same encoder (numpy array, or a ``.npy`` path).
+    output
+        The ``.npy`` file to write; its settings go to ``output + ".json"``.
+    similarity, center
+        As in :func:`relreps.relative_projection`.
+    memory
+        Budget for this process's resident memory, e.g. ``"2GB"``: blocks are sized so that the
+        peak stays under it (with ``scheduler``, the budget of each worker's block).
+    dtype
+        Output dtype (``float32`` or ``float16``/``float64``).
+    block_rows
+        Rows per block, instead of sizing from ``memory``.
+    scheduler
+        A ``dask.distributed`` scheduler address (``"tcp://host:8786"``), a ``Client``, or
+        ``None`` to run here. Workers must see ``source`` and ``output`` at the same paths.
+    progress
+        Show a progress bar (stderr).
+    info
+        Extra JSON-serialisable facts to store in the metadata (e.g. how anchors were chosen).
+
+    Returns
+    -------
+    ProjectionRun
+
+    A rerun after an interruption continues from the finished blocks, provided the input, the
+    anchors and the settings are unchanged (otherwise it starts over, with a warning).
+    """
+    start_time = time.perf_counter()
+    get_similarity(similarity)  # unknown names fail before any work
+    if center not in CENTER_OPTIONS:
+        raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
+    out_dtype = np.dtype(dtype)
+    if out_dtype.kind != "f":
+        raise ValueError(f"dtype must be a float type (float16/32/64), got {dtype!r}.")
+    rows = open_rows(source)
+    anchor_array = _load_anchors(anchors, rows)
+    output = Path(output)
+    if output.suffix != ".npy":
+        raise ValueError(f"The output must be a .npy file, got {output}.")
+    if output.exists():
+        raise FileExistsError(
+            f"{output} already exists; delete it or choose another output to project again."
+        )
+    budget = parse_memory(memory)
+    if block_rows is None:
+        block_rows = block_rows_for(
+            budget,
+            rows.dim,
+            len(anchor_array),
+            rows.dtype.itemsize,
+            out_dtype.itemsize,
+            current_rss() + anchor_array.nbytes * 2,
+        )
+    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
+        raise ValueError(f"block_rows must be a positive int, got {block_rows!r}.")
+    block_rows = min(block_rows, rows.n_rows)
+    meta = {
+        "format": 1,
+        "input": rows.fingerprint(),
+        "anchors_sha256": _anchor_hash(anchor_array),
+        "n_anchors": len(anchor_array),
+        "similarity": similarity,
+        "center": center,
+        "dtype": out_dtype.name,
+    }
+    writer = NpyRowWriter(output, (rows.n_rows, len(anchor_array)), out_dtype, meta, block_rows)
+    todo = [b for b in range(writer.n_blocks) if b not in writer.done]
+    settings = {"similarity": similarity, "center": center, "dtype": out_dtype.name}
+    if scheduler is None:
+        _run_here(rows, anchor_array, writer, todo, settings, progress)
+    else:
+        from relreps.dask_arrays import run_on_cluster
+
+        run_on_cluster(scheduler, rows, anchor_array, writer, todo, settings, progress)
+    path = writer.finish()
+    run = ProjectionRun(
+        path=path,
+        shape=writer.shape,
+        block_rows=writer.block_rows,
+        n_blocks=writer.n_blocks,
+        blocks_computed=len(todo),
+        seconds=time.perf_counter() - start_time,
+        peak_rss=peak_rss(),
+        resumed=writer.resumed,
+    )
+    write_json_atomic(
+        metadata_path(path),
+        {
+            **meta,
+            **(info or {}),
+            "memory_budget": budget,
+            "block_rows": run.block_rows,
+            "scheduler": None if scheduler is None else str(scheduler),
+        },
+    )
+    return run
+
+
+def _load_anchors(anchors: Any, rows: RowSource) -> np.ndarray:
+    if isinstance(anchors, (str, os.PathLike)):
+        anchors = open_rows(anchors)
+        anchors = anchors.read(0, anchors.n_rows)
+    elif hasattr(anchors, "detach"):
+        anchors = anchors.detach().cpu().numpy()
+    elif hasattr(anchors, "compute"):
+        anchors = anchors.compute()
+    anchors = np.asarray(anchors)
+    if anchors.ndim != 2 or anchors.shape[0] == 0:
+        raise ValueError(
+            f"anchors must be a non-empty 2-D array (k, d), got shape {anchors.shape}."
+        )
+    if anchors.shape[1] != rows.dim:
+        raise ValueError(
+            f"anchors have {anchors.shape[1]} columns but {rows.name} has {rows.dim}: embed the "
+            "anchors with the same encoder as the data."
+        )
+    if not np.isfinite(anchors).all():
+        raise ValueError("anchors contain NaN or infinite values.")
+    return anchors
+
+
+def project_block(
+    rows: RowSource, anchors: np.ndarray, start: int, stop: int, settings: dict[str, Any]
+) -> np.ndarray:
+    """Read rows ``start:stop`` and project them: one unit of work, here or on a worker."""
+    block = rows.read(start, stop)
+    if block.dtype != np.float32 and block.dtype != np.float64:
+        block = block.astype(np.float32)
+    try:
+        out = relative_projection(
+            block,
+            anchors.astype(block.dtype, copy=False),
+            settings["similarity"],
+            center=settings["center"],
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"In rows {start:,} to {stop:,} of {rows.name} (indices below count from row "
+            f"{start:,}): {error}"
+        ) from None
+    return out.astype(settings["dtype"], copy=False)
+
+
+def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
+    bar = _bar(writer, todo, progress)
+    try:
+        for block in todo:
+            start, stop = writer.bounds(block)
+            writer.write_block(block, project_block(rows, anchors, start, stop, settings))
+            bar.update(stop - start)
+    finally:
+        bar.close()
+
+
+def _bar(writer: NpyRowWriter, todo: list[int], progress: bool):
+    from tqdm.auto import tqdm
+
+    done_rows = writer.shape[0] - sum(writer.bounds(b)[1] - writer.bounds(b)[0] for b in todo)
+    return tqdm(
+        total=writer.shape[0],
+        initial=done_rows,
+        unit="rows",
+        unit_scale=True,
+        desc=f"projecting -> {writer.path.name}",
+        disable=not progress,
+        file=sys.stderr,
+    )
