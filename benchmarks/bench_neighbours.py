@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -21,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import machine, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
 K = 10
 
 
@@ -105,23 +101,6 @@ print(json.dumps({{"extra_mb": (peak - base) / 2**20, "input_mb": x.nbytes / 2**
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), "
-        f"Python {platform.python_version()}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=20_000)
@@ -160,7 +139,6 @@ def main() -> None:
     )
     text = "\n".join(
         [
-            "<!-- neighbours:start -->",
             f"### Exact cosine top-{K} neighbours (`relreps.measures.cosine_top_k`)",
             "",
             f"Command: `{command}`. Machine: {machine()}.",
@@ -180,20 +158,9 @@ def main() -> None:
             "| method | input | extra peak memory | time |",
             "|---|---|---|---|",
             *memory_rows,
-            "<!-- neighbours:end -->",
         ]
     )
-    print(text)
-    if not args.no_write:
-        DOCS.parent.mkdir(exist_ok=True)
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-        pattern = re.compile(r"<!-- neighbours:start -->.*<!-- neighbours:end -->", re.S)
-        new = (
-            pattern.sub(lambda _: text, old)
-            if pattern.search(old)
-            else old.rstrip() + "\n\n" + text + "\n"
-        )
-        DOCS.write_text(new)
+    write_section("neighbours", text, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,25 @@ def test_anchor_branch_gets_no_gradient_and_is_reencoded_each_step():
     assert model.anchor_latents() is model.anchor_latents()  # cached in eval mode
 
 
+def test_anchor_refresh_every_n_steps():
+    model = make("ae", True).train()
+    model.anchor_refresh = 3
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    seen = []
+    for _ in range(7):  # one anchor_latents call per step, as in a training forward pass
+        seen.append(model.anchor_latents())
+        model.decode(
+            model.projection(model.encoder(torch.rand(4, 1, 28, 28)), seen[-1])
+        ).sum().backward()
+        optimizer.step()
+    # Re-encoded at steps 0, 3 and 6, reused in between.
+    assert seen[0] is seen[1] is seen[2] and seen[3] is seen[4] is seen[5]
+    assert not torch.equal(seen[2], seen[3]) and not torch.equal(seen[5], seen[6])
+    model.anchor_refresh = 0
+    with pytest.raises(ValueError, match="positive int"):
+        model.anchor_latents()
+
+
 def test_relative_representation_is_invariant_to_encoder_rotation():
     """Rotating and rescaling the encoder's output leaves a relative model's embedding unchanged."""
     model = make("ae", True).eval()

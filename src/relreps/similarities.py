@@ -151,7 +151,15 @@ def inner(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 
 
 def euclidean(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    return torch.cdist(x, anchors, p=2.0)
+    if x.requires_grad or anchors.requires_grad:
+        return torch.cdist(x, anchors, p=2.0)  # its backward handles zero distances
+    # |x - a|^2 = |x|^2 - 2 x.a + |a|^2 in place on the (n, k) product: unlike torch.cdist, which
+    # pads a copy of x with its norms, no (n, d) temporary. The same expansion cdist itself uses
+    # for more than 25 rows, so the same rounding.
+    out = x @ anchors.T
+    out.mul_(-2.0).add_(torch.linalg.vector_norm(x, dim=-1).square_().unsqueeze(-1))
+    out.add_(torch.linalg.vector_norm(anchors, dim=-1).square_())
+    return out.clamp_(min=0.0).sqrt_()
 
 
 def l1(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:

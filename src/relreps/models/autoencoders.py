@@ -138,7 +138,9 @@ class ImageAutoencoder(nn.Module):
 
     A relative model owns its anchor images (a buffer, saved with the weights): at every training
     step they are re-encoded by the current encoder without gradient, as in the paper; in eval
-    mode their latents are computed once and cached.
+    mode their latents are computed once and cached. ``anchor_refresh = N`` re-encodes them only
+    every N training steps (reusing the last latents in between), which saves most of the anchor
+    branch's cost when the anchors are many (a training-time setting, not saved with the model).
 
     Examples
     --------
@@ -187,6 +189,8 @@ class ImageAutoencoder(nn.Module):
             decoder_input = transmitted
         self.decoder = ConvDecoder(config, decoder_input)
         self._cached_anchor_latents: torch.Tensor | None = None
+        self.anchor_refresh = 1
+        self._training_steps = 0
 
     # -- the two halves ---------------------------------------------------------------------------
 
@@ -194,16 +198,22 @@ class ImageAutoencoder(nn.Module):
         """Latents of the anchor images under the current encoder (no gradient)."""
         if self.anchor_images is None:
             raise ValueError("An absolute model has no anchors.")
-        if not self.training and self._cached_anchor_latents is not None:
-            return self._cached_anchor_latents
-        with torch.no_grad():
-            latents = self.encoder(self.anchor_images)
-        if not self.training:
-            self._cached_anchor_latents = latents
-        return latents
+        refresh = self.anchor_refresh
+        if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 1:
+            raise ValueError(f"anchor_refresh must be a positive int, got {refresh!r}.")
+        if self.training:
+            stale = self._training_steps % refresh == 0
+            self._training_steps += 1
+        else:
+            stale = False
+        if self._cached_anchor_latents is None or stale:
+            with torch.no_grad():
+                self._cached_anchor_latents = self.encoder(self.anchor_images)
+        return self._cached_anchor_latents
 
     def train(self, mode: bool = True) -> ImageAutoencoder:
         self._cached_anchor_latents = None  # weights may change: recompute the anchors' latents
+        self._training_steps = 0
         return super().train(mode)
 
     def _encode_distribution(
