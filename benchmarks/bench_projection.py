@@ -191,8 +191,8 @@ def cka_section(args) -> str:
                 per_n2 = gram["extra"] / n**2
         else:
             gram = {
-                "error": f"not run: needs ~{gram_bytes / 2**30:.0f} GiB "
-                f"(> this machine's {total_ram / 2**30:.0f} GiB)"
+                "error": f"not run: needs ~{gram_bytes / 2**30:.0f} GiB, over 60% of this "
+                f"machine's {total_ram / 2**30:.0f} GiB"
             }
 
         def cell(result, key):

@@ -125,11 +125,11 @@ def test_interrupted_projection_resumes(tmp_path, data, monkeypatch):
     calls = []
     real = blockwise.project_block
 
-    def interrupted(rows, anchor_array, start, stop, settings):
+    def interrupted(rows, anchor_array, start, stop, settings, **kwargs):
         calls.append(start)
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return real(rows, anchor_array, start, stop, settings)
+        return real(rows, anchor_array, start, stop, settings, **kwargs)
 
     monkeypatch.setattr(blockwise, "project_block", interrupted)
     with pytest.raises(KeyboardInterrupt):

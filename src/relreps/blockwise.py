@@ -57,11 +57,12 @@ def block_rows_for(
 ) -> int:
     """Rows per block so that the process stays under ``memory`` bytes in all.
 
-    One block holds its input rows, their float32 copy, the similarity's output and scratch, and
-    the output cast; half of what the budget leaves above ``baseline`` (the process's resident
-    memory before the job) goes to one block.
+    Three blocks are in flight (the next one being read, the current one being projected, the
+    previous one being written): two blocks of input rows, one float32 copy, the similarity's
+    output and scratch, and two output casts. Half of what the budget leaves above ``baseline``
+    (the process's resident memory before the job) goes to them.
     """
-    per_row = dim * (in_itemsize + 4) + n_anchors * (4 + _SCRATCH_PER_OUTPUT + out_itemsize)
+    per_row = dim * (2 * in_itemsize + 4) + n_anchors * (4 + _SCRATCH_PER_OUTPUT + 2 * out_itemsize)
     free = memory - baseline
     rows = int(free * _BLOCK_SHARE) // per_row
     if rows < 1:
@@ -224,10 +225,17 @@ def _load_anchors(anchors: Any, rows: RowSource) -> np.ndarray:
 
 
 def project_block(
-    rows: RowSource, anchors: np.ndarray, start: int, stop: int, settings: dict[str, Any]
+    rows: RowSource,
+    anchors: np.ndarray,
+    start: int,
+    stop: int,
+    settings: dict[str, Any],
+    block: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Read rows ``start:stop`` and project them: one unit of work, here or on a worker."""
-    block = rows.read(start, stop)
+    """Project rows ``start:stop`` (read here unless ``block`` holds them already): one unit of
+    work, here or on a worker."""
+    if block is None:
+        block = rows.read(start, stop)
     if block.dtype != np.float32 and block.dtype != np.float64:
         block = block.astype(np.float32)
     try:
@@ -246,14 +254,38 @@ def project_block(
 
 
 def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
+    """Project block by block, reading the next block and writing the previous one in two
+    background threads while the current one is computed (file I/O and torch's kernels release
+    the GIL), so disk and CPU work at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not todo:
+        return
     bar = _bar(writer, todo, progress)
-    try:
-        for block in todo:
-            start, stop = writer.bounds(block)
-            writer.write_block(block, project_block(rows, anchors, start, stop, settings))
-            bar.update(stop - start)
-    finally:
-        bar.close()
+    # Leaving the with-block waits for the write in flight: an interrupted run keeps every block
+    # it finished computing.
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as saver:
+        try:
+            incoming = reader.submit(rows.read, *writer.bounds(todo[0]))
+            saving = None
+            for number, block in enumerate(todo):
+                start, stop = writer.bounds(block)
+                data = incoming.result()
+                if number + 1 < len(todo):
+                    incoming = reader.submit(rows.read, *writer.bounds(todo[number + 1]))
+                out = project_block(rows, anchors, start, stop, settings, block=data)
+                del data
+                if saving is not None:
+                    bar.update(saving.result())
+                saving = saver.submit(_save, writer, block, out, stop - start)
+            bar.update(saving.result())
+        finally:
+            bar.close()
+
+
+def _save(writer: NpyRowWriter, block: int, out: np.ndarray, count: int) -> int:
+    writer.write_block(block, out)
+    return count
 
 
 def _bar(writer: NpyRowWriter, todo: list[int], progress: bool):

@@ -65,28 +65,26 @@ def format_bytes(size: float) -> str:
     raise AssertionError  # unreachable
 
 
-def current_rss() -> int:
-    """This process's resident memory in bytes (Linux ``/proc``; 0 where unavailable)."""
+def _proc_status(field: str) -> int:
+    """A memory field of ``/proc/self/status`` in bytes (0 where unavailable)."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def current_rss() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 where unavailable)."""
+    return _proc_status("VmRSS")
 
 
 def peak_rss() -> int:
     """This process's peak resident memory in bytes (``VmHWM``; 0 where unavailable)."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_status("VmHWM")
 
 
 # --- sources -----------------------------------------------------------------------------------
