@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine, write_section
+from common import interleaved, machine, write_section
 
 K = 10
 
@@ -55,16 +54,6 @@ METHODS = {
     "faiss IndexFlatIP": faiss_top_k,
     "naive full matrix": naive_top_k,
 }
-
-
-def timed(fn, x, repeats: int) -> float:
-    fn(x[:1000])  # warm-up: thread pools, first allocations
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peak_memory(method: str, n: int, d: int) -> dict:
@@ -111,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
 
     x = data(args.n, args.d)
-    times = {name: timed(fn, x, args.repeats) for name, fn in METHODS.items()}
+    times = interleaved({name: (lambda fn=fn: fn(x)) for name, fn in METHODS.items()}, args.repeats)
     # float32 sums in a different order can swap two neighbours whose cosines tie to ~1e-7
     agree = float((relreps_top_k(x).numpy() == faiss_top_k(x)[:, 1:]).all(1).mean())
     base = times["faiss IndexFlatIP"]
@@ -144,7 +133,8 @@ def main() -> None:
             f"Command: `{command}`. Machine: {machine()}.",
             "",
             f"Self-excluded top-{K} of {args.n:,} x {args.d} float32 Gaussian vectors; median of "
-            f"{args.repeats} runs; ratio to faiss. Rows whose neighbour list equals faiss's: "
+            f"{args.repeats} runs, the methods taking turns; ratio to faiss. Rows whose "
+            "neighbour list equals faiss's: "
             f"{100 * agree:.3f}% (the rest differ by float32 rounding of near-ties).",
             "",
             "| method | time | ratio to faiss |",

@@ -11,7 +11,7 @@ import argparse
 
 import numpy as np
 import torch
-from common import command_line, machine, run_python, table, timed, write_section
+from common import command_line, interleaved, machine, run_python, table, write_section
 
 from relreps import relative_projection
 
@@ -82,10 +82,9 @@ def projection_section(args) -> str:
     }
     rows = []
     for similarity, methods in METHODS.items():
-        times = {
-            name: timed(lambda fn=fn: fn(x, a), args.repeats, lambda fn=fn: fn(x[:2000], a))
-            for name, fn in methods.items()
-        }
+        times = interleaved(
+            {name: (lambda fn=fn: fn(x, a)) for name, fn in methods.items()}, args.repeats
+        )
         roofline = times["bare `x @ anchors.T` (roofline)"]
         for name, seconds in times.items():
             memory = peak_extra(similarity, name, args.n, args.d, args.k)
@@ -121,10 +120,11 @@ def projection_section(args) -> str:
             "",
             f"x: {args.n:,} x {args.d} float32 ({in_mb:.0f} MB), anchors: {args.k} x {args.d}; "
             f"output {args.n:,} x {args.k} float32 ({out_mb:.0f} MB). Time: median of "
-            f"{args.repeats} runs; ratio to the bare matmul, which computes inner products only "
-            "and bounds any method from below. Extra memory: peak RSS above the inputs in a fresh "
-            "process; 'beyond output' is the extra memory minus the output, as a share of input + "
-            "output (target: under 5%, i.e. no copy of x). Max error: against float64.",
+            f"{args.repeats} runs, the methods taking turns in each; ratio to the bare matmul, "
+            "which computes inner products only and bounds any method from below. Extra memory: "
+            "peak RSS above the inputs in a fresh process; 'beyond output' is the extra memory "
+            "minus the output, as a share of input + output (target: under 5%, i.e. no copy of "
+            "x). Max error: against float64.",
             "",
             table(
                 [
@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--d", type=int, default=768)
     parser.add_argument("--k", type=int, default=768)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument(
         "--cka-n", type=int, nargs="+", default=[2_000, 8_000, 16_000, 32_000, 200_000]
     )

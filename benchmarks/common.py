@@ -45,15 +45,18 @@ def machine() -> str:
     )
 
 
-def timed(fn: Callable[[], Any], repeats: int, warmup: Callable[[], Any] | None = None) -> float:
-    """Median wall time of ``repeats`` calls (after one warm-up call)."""
-    (warmup or fn)()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def interleaved(methods: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median wall time of each method, the methods taking turns in every repetition (after one
+    warm-up call each): this machine's speed drifts, and round-robin spreads it over all alike."""
+    for fn in methods.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 PEAK_HELPERS = """
