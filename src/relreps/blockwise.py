@@ -264,15 +264,19 @@ def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
     bar = _bar(writer, todo, progress)
     # Leaving the with-block waits for the write in flight: an interrupted run keeps every block
     # it finished computing.
+    # Two input buffers, reused: block i is projected from one while block i + 1 is read into
+    # the other.
+    buffers = [np.empty((writer.block_rows, rows.dim), dtype=rows.dtype) for _ in range(2)]
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as saver:
         try:
-            incoming = reader.submit(rows.read, *writer.bounds(todo[0]))
+            incoming = reader.submit(rows.read_into, *writer.bounds(todo[0]), buffers[0])
             saving = None
             for number, block in enumerate(todo):
                 start, stop = writer.bounds(block)
                 data = incoming.result()
                 if number + 1 < len(todo):
-                    incoming = reader.submit(rows.read, *writer.bounds(todo[number + 1]))
+                    following = writer.bounds(todo[number + 1])
+                    incoming = reader.submit(rows.read_into, *following, buffers[(number + 1) % 2])
                 out = project_block(rows, anchors, start, stop, settings, block=data)
                 del data
                 if saving is not None:

@@ -102,6 +102,12 @@ class RowSource:
     def read(self, start: int, stop: int) -> np.ndarray:
         raise NotImplementedError
 
+    def read_into(self, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
+        """Rows ``start:stop``, read into ``buffer[: stop - start]`` where the source can (a
+        reused buffer spares the page faults of a fresh allocation per block); other sources
+        return a new array as :meth:`read` does."""
+        return self.read(start, stop)
+
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the content cheaply (paths, sizes, modification times, shape)."""
         return {"name": self.name, "shape": [self.n_rows, self.dim], "dtype": self.dtype.str}
@@ -169,7 +175,14 @@ class NpyFile(RowSource):
             )
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        out = np.empty((stop - start, self.dim), dtype=self.dtype)
+        return self.read_into(start, stop, np.empty((stop - start, self.dim), dtype=self.dtype))
+
+    def read_into(self, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
+        out = buffer[: stop - start]
+        if out.shape != (stop - start, self.dim) or out.dtype != self.dtype:
+            raise ValueError(
+                f"buffer of shape {buffer.shape} {buffer.dtype} cannot hold rows {start}-{stop}."
+            )
         _pread_into(self.path, out, self.offset + start * self.row_bytes)
         return out
 
