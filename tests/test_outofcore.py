@@ -71,6 +71,10 @@ def test_sources_read_the_same_rows(tmp_path, data):
         for start, stop in ((0, 1000), (250, 650), (899, 1000), (299, 301)):
             assert np.array_equal(source.read(start, stop), x[start:stop]), source.name
         assert np.array_equal(source.take(np.array([5, 1, 999])), x[[5, 1, 999]])
+        buffer = np.empty((400, 24), dtype=np.float32)
+        assert np.array_equal(source.read_into(100, 400, buffer), x[100:400])
+    with pytest.raises(ValueError, match="cannot hold"):
+        sources[0].read_into(0, 500, np.empty((400, 24), dtype=np.float32))
 
 
 def test_bad_files_get_clear_errors(tmp_path, data):
