@@ -41,7 +41,7 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/python -m pytest
 
-# Side-by-side benchmarks; each rewrites its section of docs/benchmarks.md (about 30 minutes).
+# Side-by-side benchmarks; each rewrites its section of docs/benchmarks.md.
 bench: setup
 	$(BIN)/python benchmarks/bench_projection.py
 	$(BIN)/python benchmarks/bench_neighbours.py

@@ -205,6 +205,12 @@ def test_faiss_backend_gives_identical_neighbours():
         assert fn(x, y, k=10, backend="faiss") == fn(x, y, k=10)
 
 
+def test_nested_lists_are_read_as_numpy():
+    x = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]]
+    assert mean_cosine(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, x) == pytest.approx(1.0)
+
+
 def test_torch_input_and_zero_rows():
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
     assert mean_cosine(x, x) == pytest.approx(0.5)

@@ -8,7 +8,6 @@ tasks on a ``dask.distributed`` cluster whose workers read and write the same fi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from relreps.io import metadata_path, write_json_atomic
+from relreps.io import metadata_path, sha256_array, write_json_atomic
 from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
 from relreps.storage import (
@@ -72,13 +71,6 @@ def block_rows_for(
             f"block (~{format_bytes(per_row / _BLOCK_SHARE)} per row). Raise --memory."
         )
     return rows
-
-
-def _anchor_hash(anchors: np.ndarray) -> str:
-    data = np.ascontiguousarray(anchors)
-    digest = hashlib.sha256(data.dtype.str.encode() + str(data.shape).encode())
-    digest.update(data.tobytes())
-    return digest.hexdigest()
 
 
 def project_to_file(
@@ -162,7 +154,8 @@ def project_to_file(
     meta = {
         "format": 1,
         "input": rows.fingerprint(),
-        "anchors_sha256": _anchor_hash(anchor_array),
+        "anchors_sha256": sha256_array(anchor_array),
+        "anchors_dtype": anchor_array.dtype.str,
         "n_anchors": len(anchor_array),
         "similarity": similarity,
         "center": center,

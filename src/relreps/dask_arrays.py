@@ -22,11 +22,6 @@ def require_dask(what: str = "Dask arrays"):
     return dask
 
 
-def _numpy(value: Any) -> Any:
-    """Small operands (anchors) are computed into memory."""
-    return value.compute() if hasattr(value, "compute") else value
-
-
 def relative_projection(x: Any, anchors: Any, similarity: Any, *, center: Any) -> Any:
     """Lazy ``relreps.relative_projection`` of a Dask array ``(n, d)``, chunked by rows.
 
@@ -40,7 +35,7 @@ def relative_projection(x: Any, anchors: Any, similarity: Any, *, center: Any) -
         raise TypeError(
             "x is a Dask array but anchors is a torch.Tensor: pass the anchors as a numpy array."
         )
-    anchors = np.asarray(_numpy(anchors))
+    anchors = np.asarray(anchors.compute() if hasattr(anchors, "compute") else anchors)
     if x.ndim != 2:
         raise ValueError(f"A Dask x must be 2-D (n_samples, dim), got shape {x.shape}.")
     if anchors.ndim != 2 or x.shape[1] != anchors.shape[1]:

@@ -114,6 +114,13 @@ def sha256_files(paths: list[Path] | tuple[Path, ...]) -> str:
     return digest.hexdigest()
 
 
+def sha256_array(array: Any) -> str:
+    """SHA-256 of an array's values in C order (its bytes; dtype and shape not included)."""
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
 def short_hash(data: Any) -> str:
     """A short stable hash of JSON-serialisable ``data`` (for cache keys)."""
     text = json.dumps(data, sort_keys=True, default=_json_default)

@@ -116,10 +116,7 @@ def _block_sums(
         return dask_arrays.block_sums(block, x, y), int(x.shape[0])
     if kind_of(x) != kind_of(y):
         raise TypeError(f"{name}: pass x and y both as numpy arrays or both as torch tensors.")
-    if not hasattr(x, "shape"):
-        x = np.asarray(x)
-    if not hasattr(y, "shape"):
-        y = np.asarray(y)
+    x, y = _with_shape(x), _with_shape(y)
     _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
     n = int(x.shape[0])
     # About two float64 copies of a block of rows of x and y fit in the budget.
@@ -138,6 +135,11 @@ def _block_sums(
 
                     release_pages(view)
     return totals, n
+
+
+def _with_shape(value: Any) -> Any:
+    """Arrays, tensors and Dask arrays as they are; nested lists and the like as numpy."""
+    return value if hasattr(value, "shape") else np.asarray(value)
 
 
 def _finite_block(xb: Any, yb: Any, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -452,10 +454,10 @@ def linear_cka(
     >>> round(linear_cka(x, 3 * x @ q + 1), 6)
     1.0
     """
-    if unbiased:
-        rows = x.shape[0] if hasattr(x, "shape") else len(x)
-        if rows < 4:
-            raise ValueError(f"linear_cka(unbiased=True) needs at least 4 samples, got {rows}.")
+    x, y = _with_shape(x), _with_shape(y)
+    _check_pair_shapes(tuple(x.shape), tuple(y.shape), "linear_cka", same_dim=False)
+    if unbiased and x.shape[0] < 4:
+        raise ValueError(f"linear_cka(unbiased=True) needs at least 4 samples, got {x.shape[0]}.")
     shift = None if unbiased else _first_block_means(x, y)
     stats, n = _block_sums(
         lambda xb, yb: _cka_statistics(xb, yb, shift),

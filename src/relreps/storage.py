@@ -17,9 +17,11 @@ their own blocks.
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,18 +308,30 @@ class ArrayRows(RowSource):
         if filename is None:
             return super().fingerprint()
         stat = os.stat(filename)
-        return {**super().fingerprint(), "files": [[str(filename), stat.st_size, stat.st_mtime_ns]]}
+        return {
+            **super().fingerprint(),
+            "files": [[str(filename), stat.st_size, stat.st_mtime_ns]],
+            "byte_offset": _offset_in_mapping(self.array),  # a slice is not the whole file
+            "strides": list(self.array.strides),
+        }
+
+
+def _offset_in_mapping(view: np.ndarray) -> int | None:
+    """Byte offset of ``view``'s first element in its numpy memmap's mapping (None if none)."""
+    mapping = getattr(view, "_mmap", None)
+    if not isinstance(mapping, mmap.mmap):
+        return None
+    return view.ctypes.data - np.frombuffer(mapping, dtype=np.uint8).ctypes.data
 
 
 def release_pages(view: np.ndarray) -> None:
     """``madvise(DONTNEED)`` the whole pages under ``view`` if it lies in a numpy memmap."""
-    mapping = getattr(view, "_mmap", None)
-    if not isinstance(mapping, mmap.mmap) or not hasattr(mapping, "madvise") or view.size == 0:
+    start = _offset_in_mapping(view)
+    if start is None or not hasattr(mmap, "MADV_DONTNEED") or view.size == 0:
         return
-    base = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
     if any(stride < 0 for stride in view.strides):
         return
-    start = view.ctypes.data - base
+    mapping = view._mmap
     # The bytes the view spans (strided views, e.g. a column subset, span more than nbytes).
     stop = (
         start
@@ -412,6 +426,8 @@ class NpyRowWriter:
         self.dtype = np.dtype(dtype)
         self.meta = meta
         self.block_rows = int(block_rows)
+        self.header = _npy_header(self.shape, self.dtype)
+        self.offset = len(self.header)  # where the data starts
         self.done: set[int] = set()
         self.resumed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -438,7 +454,7 @@ class NpyRowWriter:
             record = read_json(self.progress)
         except ValueError:
             record = None
-        expected_size = self.offset_for(self.shape, self.dtype) + self._nbytes()
+        expected_size = self.offset + self._nbytes()
         if (
             not isinstance(record, dict)
             or record.get("meta") != self.meta
@@ -446,8 +462,6 @@ class NpyRowWriter:
             or record.get("dtype") != self.dtype.str
             or self.partial.stat().st_size != expected_size
         ):
-            import warnings
-
             warnings.warn(
                 f"{self.partial} was written for other inputs or settings (or is damaged); "
                 "starting over.",
@@ -459,35 +473,9 @@ class NpyRowWriter:
     def _nbytes(self) -> int:
         return self.shape[0] * self.shape[1] * self.dtype.itemsize
 
-    @staticmethod
-    def offset_for(shape: tuple[int, int], dtype: np.dtype) -> int:
-        import io
-
-        header = io.BytesIO()
-        np.lib.format.write_array_header_2_0(
-            header,
-            {
-                "descr": np.lib.format.dtype_to_descr(dtype),
-                "fortran_order": False,
-                "shape": tuple(shape),
-            },
-        )
-        return len(header.getvalue())
-
-    @property
-    def offset(self) -> int:
-        return self.offset_for(self.shape, self.dtype)
-
     def _create(self) -> None:
         with open(self.partial, "wb") as handle:
-            np.lib.format.write_array_header_2_0(
-                handle,
-                {
-                    "descr": np.lib.format.dtype_to_descr(self.dtype),
-                    "fortran_order": False,
-                    "shape": self.shape,
-                },
-            )
+            handle.write(self.header)
             handle.truncate(self.offset + self._nbytes())  # sparse until written
         self._save_progress()
 
@@ -522,6 +510,18 @@ class NpyRowWriter:
         os.replace(self.partial, self.path)
         self.progress.unlink(missing_ok=True)
         return self.path
+
+
+def _npy_header(shape: tuple[int, int], dtype: np.dtype) -> bytes:
+    """The ``.npy`` (format 2.0) header of a C-ordered array of ``shape`` and ``dtype``."""
+    header = io.BytesIO()
+    description = {
+        "descr": np.lib.format.dtype_to_descr(dtype),
+        "fortran_order": False,
+        "shape": tuple(shape),
+    }
+    np.lib.format.write_array_header_2_0(header, description)
+    return header.getvalue()
 
 
 class BlockTarget:

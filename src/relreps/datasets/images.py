@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relreps.io import sha256_files
+from relreps.io import sha256_array, sha256_files
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
@@ -209,14 +209,8 @@ def load_digits_dataset(
         test_labels=labels[test],
         class_names=tuple(map(str, range(10))),
         source=f"scikit-learn load_digits (8x8, upsampled to {image_size}x{image_size})",
-        sha256=_array_hash(digits.images),
+        sha256=sha256_array(digits.images),
     )
-
-
-def _array_hash(array: np.ndarray) -> str:
-    import hashlib
-
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
 def load_image_dataset(
