@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from relreps.cli import main
@@ -79,9 +80,23 @@ def test_a_corrupt_model_is_retrained_with_a_warning(first_run, capsys):
 
 
 def test_bad_arguments_give_messages(tmp_path, capsys):
+    assert main([*ARGS, "--out", str(tmp_path), "--jobs", "0"]) == 2
+    assert "--jobs must be positive" in capsys.readouterr().err
     assert main([*ARGS, "--out", str(tmp_path), "--seeds", "1"]) == 2
     assert "--seeds must be at least 2" in capsys.readouterr().err
     assert main([*ARGS, "--out", str(tmp_path), "--n-anchors", "5000"]) == 2
     assert "exceeds the 300 training images" in capsys.readouterr().err
     assert main([*ARGS, "--out", str(tmp_path), "--data-dir", str(tmp_path / "nowhere")]) == 2
     assert "does not hold the four IDX files" in capsys.readouterr().err
+
+
+def test_training_in_this_process_matches_worker_processes(first_run, tmp_path, capsys):
+    # first_run trained in worker processes wherever the machine has 2+ CPUs; --jobs 1 trains
+    # here. Same seeds, same data: the same models up to float rounding of other thread counts.
+    assert main([*ARGS, "--out", str(tmp_path), "--no-figures", "--jobs", "1"]) == 0
+    assert "processes" not in capsys.readouterr().out
+    here = json.loads((tmp_path / "metrics.json").read_text())["mse_x1e3"]
+    there = json.loads((first_run / "metrics.json").read_text())["mse_x1e3"]
+    for variant in here:
+        np.testing.assert_allclose(here[variant]["scores"], there[variant]["scores"], rtol=1e-3)
+    assert len(list((tmp_path / "models").glob("*.safetensors"))) == 8

@@ -30,8 +30,10 @@ VARIANTS = {
     "vae": ("vae", False),
     "rel-vae": ("vae", True),
 }
-QUICK = {"seeds": 3, "epochs": 3, "train_size": 10_000, "test_size": 2_000}
-FULL = {"seeds": 5, "epochs": 5, "train_size": None, "test_size": None}
+# Quick: batches of 128, so that 3 epochs on 10k images are 237 Adam steps rather than 120; with
+# 120 the absolute VAE is so far from converged that its own error hides the cost of stitching.
+QUICK = {"seeds": 3, "epochs": 3, "train_size": 10_000, "test_size": 2_000, "batch_size": 128}
+FULL = {"seeds": 5, "epochs": 5, "train_size": None, "test_size": None, "batch_size": 256}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Settings:
     out: Path
     progress: bool
     figures: bool
+    jobs: int | None = None
 
     def training_key(self) -> dict[str, Any]:
         """What a trained model depends on besides its own config and seed."""
@@ -66,7 +69,9 @@ class Settings:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--quick", action="store_true", help="3 seeds, 10k/2k images, 3 epochs (~4 min on 2 cores)"
+        "--quick",
+        action="store_true",
+        help="3 seeds, 10k/2k images, 3 epochs, batch 128 (~4 min on 2 cores)",
     )
     parser.add_argument("--seeds", type=int, help="seeds per model (default 5; quick 3)")
     parser.add_argument("--epochs", type=int, help="training epochs (default 5; quick 3)")
@@ -83,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--latent-dim", type=int, default=256, help="absolute latent size (default 256)"
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, help="training batch (default 256; quick 128)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--beta", type=float, default=0.1, help="VAE KL weight (default 0.1)")
     parser.add_argument(
@@ -98,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results") / NAME, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="models trained at once, each in its own process (default: one per CPU, at most 4; "
+        "1 trains in this process)",
+    )
 
 
 def settings_from(options: argparse.Namespace) -> Settings:
@@ -112,7 +123,7 @@ def settings_from(options: argparse.Namespace) -> Settings:
         n_anchors=options.n_anchors,
         anchor_seed=options.anchor_seed,
         latent_dim=options.latent_dim,
-        batch_size=options.batch_size,
+        batch_size=pick("batch_size"),
         lr=options.lr,
         beta=options.beta,
         center=options.center,
@@ -120,12 +131,15 @@ def settings_from(options: argparse.Namespace) -> Settings:
         out=Path(options.out),
         progress=not options.no_progress,
         figures=not options.no_figures,
+        jobs=options.jobs,
     )
     if settings.seeds < 2:
         raise ValueError(
             f"--seeds must be at least 2 to stitch different seeds, got {settings.seeds}."
         )
     check_positive(settings, ("epochs", "n_anchors", "latent_dim", "batch_size"))
+    if settings.jobs is not None:
+        check_positive(settings, ("jobs",))
     return settings
 
 
@@ -170,8 +184,8 @@ def run_experiment(settings: Settings, info) -> dict[str, Any]:
         f"{len(anchors)} class-balanced anchors, {settings.seeds} seeds x {len(VARIANTS)} models"
     )
 
-    models: dict[str, dict[str, torch.nn.Module]] = {}
-    ledger: list[dict[str, Any]] = []  # one entry per model: trained now or loaded, and its cost
+    jobs: list[_Job] = []
+    variants: list[str] = []  # the variant of each job
     for variant, (kind, relative) in VARIANTS.items():
         config = AutoencoderConfig(
             kind=kind,
@@ -182,12 +196,20 @@ def run_experiment(settings: Settings, info) -> dict[str, Any]:
             beta=settings.beta,
             center=settings.center if relative else None,
         )
-        models[variant] = {
-            str(seed): _train_or_load(
-                config, seed, train_images, anchor_images, data_key, settings, ledger
-            )
+        jobs += [
+            _job(config, seed, len(train_images), data_key, settings)
             for seed in range(settings.seeds)
-        }
+        ]
+        variants += [variant] * settings.seeds
+    figure_jobs = []
+    if settings.figures and pyplot(_log) is not None:
+        figure_jobs = _latent_rotation_jobs(settings, dataset, len(train_images), data_key)
+    ledger: list[dict[str, Any]] = []  # one entry per model: trained now or loaded, and its cost
+    trained = _obtain_models(jobs + figure_jobs, train_images, anchor_images, settings, ledger)
+    models: dict[str, dict[str, torch.nn.Module]] = {variant: {} for variant in VARIANTS}
+    for variant, job, model in zip(variants, jobs, trained[: len(jobs)], strict=True):
+        models[variant][str(job.seed)] = model
+    figure_models = trained[len(jobs) :]
 
     batches = [
         (test_images[i : i + 500], test_images[i : i + 500])
@@ -246,10 +268,13 @@ def run_experiment(settings: Settings, info) -> dict[str, Any]:
     )
 
     figures = []
-    if settings.figures:
-        figures = _figures(
-            settings, dataset, models, test_images, train_images, anchors, data_key, ledger
-        )
+    if figure_jobs:
+        figures = [
+            _reconstructions_figure(settings, dataset, models, test_images),
+            _latent_rotation_figure(
+                settings, dataset, figure_models, train_images, test_images, anchors
+            ),
+        ]
 
     info.finish()
     table += (
@@ -326,27 +351,20 @@ def _cosine_spread(model, test_images: torch.Tensor, n_images: int = 2000) -> di
     return {"mean": float(cosines.mean()), "std_across_anchors": float(cosines.std(dim=1).mean())}
 
 
-def _train_or_load(
-    config,
-    seed: int,
-    train_images,
-    anchor_images,
-    data_key: dict,
-    settings: Settings,
-    ledger: list[dict[str, Any]],
-):
-    """Load a finished model with this exact configuration, or train and save it atomically.
+@dataclass(frozen=True)
+class _Job:
+    """One model to obtain: its config and seed, the training rows it sees, its file and key."""
 
-    Appends ``{"model", "seed", "file", "trained_now", "train_seconds"}`` to ``ledger``.
-    """
+    config: Any  # AutoencoderConfig
+    seed: int
+    n_train: int  # the first n_train training images
+    path: Path
+    key: dict[str, Any]
+
+
+def _job(config, seed: int, n_train: int, data_key: dict, settings: Settings) -> _Job:
     from relreps.io import short_hash
-    from relreps.models.autoencoders import (
-        ARCHITECTURE_VERSION,
-        ImageAutoencoder,
-        load_autoencoder,
-        save_autoencoder,
-    )
-    from relreps.models.training import train_model
+    from relreps.models.autoencoders import ARCHITECTURE_VERSION
 
     key = {
         "architecture": ARCHITECTURE_VERSION,
@@ -360,43 +378,138 @@ def _train_or_load(
         + ("" if config.latent_dim != 2 else "-2d")
     )
     path = settings.out / "models" / f"{variant}-seed{seed}-{short_hash(key)}.safetensors"
-    if path.exists():
-        try:
-            model, metadata = load_autoencoder(path)
-            if metadata.get("key") == _jsonable(key):
-                ledger.append(
-                    _ledger_entry(config, seed, path, False, metadata.get("train_seconds"))
-                )
-                return model
-            warnings.warn(f"{path} was trained with other settings; retraining.", stacklevel=2)
-        except (ValueError, FileNotFoundError) as error:
-            warnings.warn(f"{error} Retraining it.", stacklevel=2)
-    torch.manual_seed(seed)
-    model = ImageAutoencoder(config, anchor_images=anchor_images if config.relative else None)
+    return _Job(config, seed, n_train, path, _jsonable(key))
+
+
+def _load_finished(job: _Job):
+    """The model a previous run saved for this job, or ``None`` (with a warning if unusable)."""
+    from relreps.models.autoencoders import load_autoencoder
+
+    if not job.path.exists():
+        return None
+    try:
+        model, metadata = load_autoencoder(job.path)
+    except (ValueError, FileNotFoundError) as error:
+        warnings.warn(f"{error} Retraining it.", stacklevel=3)
+        return None
+    if metadata.get("key") != job.key:
+        warnings.warn(f"{job.path} was trained with other settings; retraining.", stacklevel=3)
+        return None
+    return model, metadata
+
+
+def _train_job(job: _Job, train_images, anchor_images, settings: Settings, progress: bool):
+    """Train one model from its seed and save it atomically; return (model, seconds, history)."""
     import time
 
+    from relreps.models.autoencoders import ImageAutoencoder, save_autoencoder
+    from relreps.models.training import train_model
+
+    torch.manual_seed(job.seed)
+    relative = job.config.relative
+    model = ImageAutoencoder(job.config, anchor_images=anchor_images if relative else None)
     start = time.perf_counter()
     history = train_model(
         model,
         lambda m, batch: m.loss(batch[0]),
-        (train_images,),
+        (train_images[: job.n_train],),
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         lr=settings.lr,
-        seed=seed,
-        progress=settings.progress,
-        description=f"{config.name} seed {seed}",
+        seed=job.seed,
+        progress=progress,
+        description=f"{job.config.name} seed {job.seed}",
     )
-    seconds = time.perf_counter() - start
+    seconds = round(time.perf_counter() - start, 1)
     save_autoencoder(
-        model, path, {"key": key, "loss_history": history, "train_seconds": round(seconds, 1)}
+        model, job.path, {"key": job.key, "loss_history": history, "train_seconds": seconds}
     )
-    _log(
-        f"trained {config.name} seed {seed} in {seconds:.0f}s "
-        f"(final loss {history[-1]:.4g}) -> {path.name}"
+    return model, seconds, history
+
+
+# What a training worker process receives once (see ``models.training.map_in_processes``).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_setup(train_images, anchor_images, settings: Settings) -> None:
+    _WORKER.update(train_images=train_images, anchor_images=anchor_images, settings=settings)
+
+
+def _worker_train(job: _Job) -> tuple[float, list[float]]:
+    _, seconds, history = _train_job(
+        job, _WORKER["train_images"], _WORKER["anchor_images"], _WORKER["settings"], False
     )
-    ledger.append(_ledger_entry(config, seed, path, True, round(seconds, 1)))
-    return model
+    return seconds, history
+
+
+def _obtain_models(
+    jobs: list[_Job], train_images, anchor_images, settings: Settings, ledger: list
+) -> list:
+    """Load each job's finished model, or train it: in this process or in worker processes.
+
+    Every model is saved as soon as it is trained, so an interrupted run loses no finished model
+    and a rerun trains only what is missing. Appends one ledger entry per job, in job order.
+    """
+    from relreps.models.autoencoders import load_autoencoder
+    from relreps.models.training import map_in_processes, plan_workers
+
+    models: list[Any] = [None] * len(jobs)
+    entries: list[Any] = [None] * len(jobs)
+    todo = []
+    for index, job in enumerate(jobs):
+        found = _load_finished(job)
+        if found is None:
+            todo.append(index)
+            continue
+        models[index] = found[0]
+        entries[index] = _ledger_entry(
+            job.config, job.seed, job.path, False, found[1].get("train_seconds")
+        )
+
+    def finished(index: int, seconds: float, history: list[float]) -> None:
+        job = jobs[index]
+        _log(
+            f"trained {job.config.name} seed {job.seed} in {seconds:.0f}s "
+            f"(final loss {history[-1]:.4g}) -> {job.path.name}"
+        )
+        entries[index] = _ledger_entry(job.config, job.seed, job.path, True, seconds)
+
+    processes, threads = plan_workers(settings.jobs, len(todo))
+    if processes == 1:
+        for index in todo:
+            model, seconds, history = _train_job(
+                jobs[index], train_images, anchor_images, settings, settings.progress
+            )
+            models[index] = model
+            finished(index, seconds, history)
+    elif todo:
+        from tqdm.auto import tqdm
+
+        _log(f"training {len(todo)} models in {processes} processes x {threads} threads")
+        bar = tqdm(
+            total=len(todo),
+            desc="models",
+            unit="model",
+            disable=None if settings.progress else True,
+        )
+        try:
+            results = map_in_processes(
+                _worker_train,
+                [jobs[index] for index in todo],
+                processes=processes,
+                threads=threads,
+                initializer=_worker_setup,
+                initargs=(train_images, anchor_images, settings),
+            )
+            for position, (seconds, history) in results:
+                index = todo[position]
+                models[index] = load_autoencoder(jobs[index].path)[0]
+                finished(index, seconds, history)
+                bar.update()
+        finally:
+            bar.close()
+    ledger.extend(entries)
+    return models
 
 
 def _ledger_entry(config, seed: int, path: Path, trained_now: bool, seconds) -> dict[str, Any]:
@@ -421,18 +534,17 @@ def _jsonable(value: Any) -> Any:
 # --- figures -----------------------------------------------------------------------------------
 
 
-def _figures(
-    settings, dataset, models, test_images, train_images, anchors, data_key, ledger
-) -> list[str]:
-    if pyplot(_log) is None:
-        return []
-    figures = [_reconstructions_figure(settings, dataset, models, test_images)]
-    figures.append(
-        _latent_rotation_figure(
-            settings, dataset, train_images, test_images, anchors, data_key, ledger
-        )
+def _latent_rotation_jobs(settings, dataset, n_images: int, data_key: dict) -> list[_Job]:
+    """The three AEs with a 2-D bottleneck that :func:`_latent_rotation_figure` draws."""
+    from relreps.models.autoencoders import AutoencoderConfig
+
+    config = AutoencoderConfig(
+        kind="ae", relative=False, latent_dim=2, image_size=dataset.image_shape
     )
-    return figures
+    # The figure's models are small; in quick mode they see 5,000 images to keep the run short.
+    n_train = min(5_000, n_images) if settings.quick else n_images
+    figure_key = {**data_key, "figure_train_size": n_train}
+    return [_job(config, seed, n_train, figure_key, settings) for seed in range(3)]
 
 
 def _reconstructions_figure(settings, dataset, models, test_images) -> str:
@@ -470,7 +582,7 @@ def _reconstructions_figure(settings, dataset, models, test_images) -> str:
 
 
 def _latent_rotation_figure(
-    settings, dataset, train_images, test_images, anchors, data_key, ledger
+    settings, dataset, seed_models, train_images, test_images, anchors
 ) -> str:
     """Figure 1 of the paper: 2-D latents of AEs trained with different seeds, absolute vs relative.
 
@@ -485,26 +597,16 @@ def _latent_rotation_figure(
     from sklearn.decomposition import PCA
 
     from relreps import relative_projection
-    from relreps.models.autoencoders import AutoencoderConfig
 
-    config = AutoencoderConfig(
-        kind="ae", relative=False, latent_dim=2, image_size=dataset.image_shape
-    )
-    seeds = range(3)
+    seeds = range(len(seed_models))
     n_points = min(2000, len(test_images))
     labels = dataset.test_labels[:n_points]
-    # The figure's models are small; in quick mode they see 5,000 images to keep the run short.
-    n_train = min(5_000, len(train_images)) if settings.quick else len(train_images)
-    figure_key = {**data_key, "figure_train_size": n_train}
     rows: dict[str, list[np.ndarray]] = {
         "absolute latent": [],
         "relative, cosine": [],
         "relative, rbf": [],
     }
-    for seed in seeds:
-        model = _train_or_load(
-            config, seed, train_images[:n_train], None, figure_key, settings, ledger
-        )
+    for model in seed_models:
         with torch.inference_mode():
             latents = model.embed(test_images[:n_points])
             anchor_latents = model.embed(anchors.take(train_images))
@@ -598,7 +700,8 @@ def _report_sections(
     training = (
         f"{len(ledger)} models ({len(trained)} trained by this invocation, "
         f"{len(ledger) - len(trained)} loaded from `models/`); their training took {total:.0f} s "
-        "in all (from each model's metadata), on the machine below.\n\n"
+        "summed over the models (from each model's metadata; models train side by side in "
+        "`--jobs` processes, so this exceeds the wall time), on the machine below.\n\n"
         + markdown_table(
             ["model", "seed", "train s", "file"],
             [[e["model"], e["seed"], e["train_seconds"], f"`{e['file']}`"] for e in ledger],
