@@ -8,8 +8,8 @@ Runs ``relreps reproduce ae-stitching`` on a slice twice per round, into fresh f
 ``--jobs 1`` (every model trained in turn in one process using all CPUs as torch threads) and
 with ``--jobs N`` (N processes, CPUs / N threads each, one model per process at a time). The
 rounds alternate the two so that this machine's speed drift falls on both alike; the table has
-the median wall time of each and their ratio, and checks that both trained the same models
-(their stitching matrices agree).
+the median wall time of each and their ratio, and how far apart the two runs' stitching matrices
+are (same seeds and data; only float rounding differs with the thread count).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     jobs = args.jobs or min(available_cpus(), 4)
     times: dict[int, list[float]] = {1: [], jobs: []}
-    agree = True
+    worst = 0.0  # largest relative difference between the two runs' stitching matrices
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.rounds):
             results = {}
@@ -65,8 +65,11 @@ def main() -> None:
                 times[j].append(seconds)
                 print(f"round {round_}: --jobs {j}: {seconds:.1f} s", flush=True)
             for variant, result in results[1].items():
-                other = np.asarray(results[jobs][variant]["scores"])
-                agree &= bool(np.allclose(result["scores"], other, rtol=1e-3))
+                mine, other = (
+                    np.asarray(result["scores"]),
+                    np.asarray(results[jobs][variant]["scores"]),
+                )
+                worst = max(worst, float(np.max(np.abs(mine - other) / np.abs(mine))))
     one, many = statistics.median(times[1]), statistics.median(times[jobs])
     n_models = 4 * args.seeds
     rows = [
@@ -84,8 +87,10 @@ def main() -> None:
             f"Wall time of the whole experiment (process start to report) on "
             f"{args.train_size:,} / {args.test_size:,} images: {n_models} models (AE, relative "
             f"AE, VAE, relative VAE x {args.seeds} seeds), {args.epochs} epochs, batch "
-            f"{args.batch_size}; median of {args.rounds} alternating rounds. Same models both "
-            f"ways (stitching matrices equal within 0.1%): {'yes' if agree else 'NO'}.",
+            f"{args.batch_size}; median of {args.rounds} alternating rounds. The two train the "
+            "same models up to float rounding, which depends on the thread count and grows "
+            f"during training: largest relative difference between their stitching MSEs "
+            f"{100 * worst:.2f}%.",
             "",
             table(["run", "processes x threads", "wall time", "speed-up"], rows),
         ]

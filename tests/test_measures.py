@@ -254,3 +254,29 @@ def test_neighbourhood_agreement_equals_the_single_measures():
     different_dims = neighbourhood_agreement(x, y[:, :4], ks=(5,))
     assert different_dims.mrr_xy is None and different_dims.jaccard[5] > 0
     assert different_dims.cross_jaccard_xy is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    n=st.integers(1, 700),
+    k=st.integers(1, 12),
+    levels=st.sampled_from([3, 50, None]),  # few distinct values: many ties
+    seed=st.integers(0, 2**16),
+)
+def test_grouped_row_top_k_selects_what_topk_selects(rows, n, k, levels, seed):
+    from relreps.measures import _row_top_k
+
+    k = min(k, n)
+    generator = torch.Generator().manual_seed(seed)
+    block = torch.randn(rows, n, generator=generator)
+    if levels is not None:
+        block = torch.randint(0, levels, (rows, n), generator=generator).float()
+    block[:, : n // 3] = torch.where(
+        torch.rand(rows, n // 3) < 0.1, -float("inf"), block[:, : n // 3]
+    )
+    found = _row_top_k(block, k, groups=4)
+    assert found.shape == (rows, k)
+    assert all(len(set(row.tolist())) == k for row in found)  # distinct columns
+    # The same values, best first (ties may pick other columns than torch.topk).
+    assert torch.equal(block.gather(1, found), block.topk(k, dim=1).values)

@@ -226,8 +226,33 @@ def cosine_top_k(
             if exclude_self:
                 rows = torch.arange(stop - start, device=q.device)
                 block[rows, rows + start] = -float("inf")
-            out[start:stop] = block.topk(k, dim=1).indices
+            out[start:stop] = _row_top_k(block, k)
     return out
+
+
+def _row_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
+    """``block.topk(k, dim=1).indices`` for a wide block, reading it about once.
+
+    The columns are split into ``m = n // groups`` strided groups (group ``j`` holds columns
+    ``j, j + m, j + 2m, ...``); one elementwise-max pass gives every group's maximum. An element
+    of a row's top k lies in one of the k groups with the largest maxima (otherwise k larger
+    maxima, i.e. k larger elements, would exist), so the top k of those ``k * groups``
+    candidates, plus the ``n - groups * m`` leftover columns, is the answer. Equal values may be
+    returned in another order than ``torch.topk`` would.
+    """
+    rows, n = block.shape
+    m = n // groups
+    if m < 4 * k or block.is_cuda:  # narrow blocks, or a GPU: topk itself is fast there
+        return block.topk(k, dim=1).indices
+    maxima = block[:, : groups * m].view(rows, groups, m).amax(dim=1)
+    best_groups = maxima.topk(k, dim=1, sorted=False).indices
+    offsets = m * torch.arange(groups, device=block.device)
+    columns = (best_groups.unsqueeze(2) + offsets).reshape(rows, k * groups)
+    if n > groups * m:
+        leftover = torch.arange(groups * m, n, device=block.device)
+        columns = torch.cat([columns, leftover.expand(rows, -1)], dim=1)
+    best = block.gather(1, columns).topk(k, dim=1).indices
+    return columns.gather(1, best)
 
 
 def _faiss_top_k(q: torch.Tensor, keys: torch.Tensor, k: int, exclude_self: bool) -> torch.Tensor:
