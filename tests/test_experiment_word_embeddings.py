@@ -66,6 +66,16 @@ def test_second_run_reuses_corpus_and_vectors(run, capsys):
     assert "training" not in printed and "corpus: debian" not in printed
 
 
+def test_runs_without_uniform_anchors(run, tmp_path):
+    # The tables and the report's differences use the first strategy run when uniform is not.
+    _, out = run
+    args = [a for a in ARGS if a not in ("uniform", "top-500")]
+    assert main([*args, "--cache-dir", str(out / "cache"), "--out", str(tmp_path),
+                 "--no-figures"]) == 0  # fmt: skip
+    report = (tmp_path / "report.md").read_text()
+    assert "relative (fps anchors)" in report and "Differences from the paper" in report
+
+
 def test_user_given_spaces(tmp_path):
     rng = np.random.default_rng(0)
     words = [f"word{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(600)]

@@ -84,10 +84,11 @@ def available_cpus() -> int:
 def plan_workers(jobs: int | None, n_tasks: int, *, max_auto: int = 4) -> tuple[int, int]:
     """``(processes, threads per process)`` for ``n_tasks`` independent trainings.
 
-    Small models use two CPU threads poorly (about 1.6x one thread for the autoencoders here),
-    so separate processes with fewer threads each train more models per minute.
-    ``jobs=None`` picks ``min(cpus, max_auto, n_tasks)`` processes; ``jobs=1`` trains in this
-    process with all its threads.
+    Meant for machines where one process cannot keep every core busy with small models; on 2
+    cores it gains little (``benchmarks/bench_parallel_training.py``: 1.00-1.10x). Float
+    rounding, and so the trained weights, depend on the thread count. ``jobs=None`` picks
+    ``min(cpus, max_auto, n_tasks)`` processes; ``jobs=1`` trains in this process with all its
+    threads.
     """
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive int or None, got {jobs!r}.")
