@@ -280,3 +280,87 @@ def test_grouped_row_top_k_selects_what_topk_selects(rows, n, k, levels, seed):
     assert all(len(set(row.tolist())) == k for row in found)  # distinct columns
     # The same values, best first (ties may pick other columns than torch.topk).
     assert torch.equal(block.gather(1, found), block.topk(k, dim=1).values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cols=st.integers(1, 6),
+    n=st.integers(1, 700),
+    k=st.integers(1, 12),
+    levels=st.sampled_from([3, 50, None]),
+    seed=st.integers(0, 2**16),
+)
+def test_grouped_column_top_k_selects_what_topk_selects(cols, n, k, levels, seed):
+    from relreps.measures import _column_top_k
+
+    k = min(k, n)
+    generator = torch.Generator().manual_seed(seed)
+    block = torch.randn(n, cols, generator=generator)
+    if levels is not None:
+        block = torch.randint(0, levels, (n, cols), generator=generator).float()
+    block[: n // 3] = torch.where(torch.rand(n // 3, cols) < 0.1, -float("inf"), block[: n // 3])
+    block[-1, 0] = 100.0  # the last row (a leftover one when 4 does not divide n) must be found
+    found = _column_top_k(block, k, groups=4)
+    assert found.shape == (cols, k)
+    assert all(len(set(column.tolist())) == k for column in found)
+    assert torch.equal(block.T.gather(1, found), block.T.topk(k, dim=1).values)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(2, 90),
+    dim=st.integers(1, 6),
+    k=st.integers(1, 12),
+    tile=st.integers(1, 40),
+    exclude_self=st.booleans(),
+    same_object=st.booleans(),
+    integer=st.booleans(),  # small integer coordinates: many exactly tied cosines
+    seed=st.integers(0, 2**16),
+)
+def test_tiled_top_k_is_exact(n, dim, k, tile, exclude_self, same_object, integer, seed):
+    # Every tiling (symmetric tiles when queries are keys, square or row tiles otherwise) returns
+    # k distinct rows whose similarities are the k best, best first.
+    k = min(k, n - 1 if exclude_self else n)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, size=(n, dim)) if integer else rng.normal(size=(n, dim))
+    x = x.astype(np.float64)
+    keys = x if same_object else x.copy()
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+    similarities = unit @ unit.T
+    if exclude_self:
+        np.fill_diagonal(similarities, -np.inf)
+    expected = -np.sort(-similarities, axis=1)[:, :k]
+    for options in (
+        {"chunk_size": tile},  # symmetric tiles of this side (or row chunks)
+        {"memory_budget": 8 * tile * tile},  # tiles within this budget
+        {"memory_budget": 8 * tile * n},  # full-width row chunks
+    ):
+        found = cosine_top_k(x, keys, k, exclude_self=exclude_self, **options).numpy()
+        assert all(len(set(row)) == k for row in found)
+        if exclude_self:
+            assert not (found == np.arange(n)[:, None]).any()
+        got = np.take_along_axis(similarities, found, axis=1)
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_symmetric_and_general_tiling_agree_on_generic_data():
+    from relreps.measures import _tiled_top_k, _unit_rows
+
+    x = torch.randn(1000, 8, generator=torch.Generator().manual_seed(0))
+    general = _tiled_top_k(_unit_rows(x), _unit_rows(x), 5, True, 1000, 1000)
+    assert torch.equal(cosine_top_k(x, x, 5, exclude_self=True, chunk_size=128), general)
+    assert torch.equal(
+        cosine_top_k(x, x.clone(), 5, exclude_self=True, memory_budget=2**16), general
+    )
+
+
+def test_exclude_self_with_other_keys_masks_the_diagonal_only():
+    # The symmetric shortcut must not be taken when the keys only share the queries' shape.
+    generator = torch.Generator().manual_seed(1)
+    x, keys = torch.randn(60, 4, generator=generator), torch.randn(60, 4, generator=generator)
+    similarities = (
+        torch.nn.functional.normalize(x, dim=1) @ torch.nn.functional.normalize(keys, dim=1).T
+    )
+    similarities.fill_diagonal_(-float("inf"))
+    found = cosine_top_k(x, keys, 3, exclude_self=True, chunk_size=16)
+    assert torch.equal(found, similarities.topk(3, dim=1).indices)

@@ -7,13 +7,15 @@ tested both ways in ``tests/test_measures.py``.
 
 Neighbourhood measures (``jaccard_at_k``, ``cross_jaccard_at_k``, ``mrr_at_k``,
 ``mutual_knn_at_k``) use exact cosine
-top-k neighbours computed in row chunks, so memory stays bounded (``chunk_size``, or the default
-budget of :data:`DEFAULT_MEMORY_BUDGET` bytes for the similarity block); ``backend="faiss"`` uses
-faiss's exact ``IndexFlatIP`` instead when faiss is installed.
+top-k neighbours computed tile by tile, so memory stays bounded (``chunk_size``, or the default
+budget of :data:`DEFAULT_MEMORY_BUDGET` bytes for one tile of similarities); neighbours within one
+space compute only the tiles on and above the diagonal. ``backend="faiss"`` uses faiss's exact
+``IndexFlatIP`` instead when faiss is installed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +27,7 @@ from relreps._backend import Array, as_tensor, check_finite, is_dask, kind_of
 from relreps.similarities import INVARIANCES
 
 Backend = Literal["torch", "faiss"]
-DEFAULT_MEMORY_BUDGET = 128 * 2**20  # bytes for one (chunk, n) block of similarities
+DEFAULT_MEMORY_BUDGET = 128 * 2**20  # bytes for one tile of similarities
 
 
 # --- registry ----------------------------------------------------------------------------------
@@ -198,8 +200,13 @@ def cosine_top_k(
     """Indices of the ``k`` keys most cosine-similar to each query, best first, ``(n, k)``.
 
     Exact. ``exclude_self`` (queries and keys are the same rows) drops each query's own row.
-    The torch backend computes ``(chunk_size, n_keys)`` blocks, with ``chunk_size`` chosen to fit
-    ``memory_budget`` bytes when not given; ``backend="faiss"`` uses ``faiss.IndexFlatIP``.
+    The torch backend computes the similarities tile by tile, each tile at most
+    ``memory_budget`` bytes (or ``chunk_size`` query rows by all keys when given), and keeps a
+    running top-k per query. When the queries are the keys (the same array, or equal rows with
+    ``exclude_self``) the similarity matrix is symmetric: only the tiles on and above the
+    diagonal are computed, and each serves the rows of both its blocks, which halves the work.
+    ``backend="faiss"`` uses ``faiss.IndexFlatIP``. Equal similarities may be returned in another
+    order than a full sort would give.
     """
     q, _ = as_tensor(queries, "queries")
     keys_t, _ = as_tensor(keys, "keys")
@@ -213,21 +220,134 @@ def cosine_top_k(
     if backend != "torch":
         raise ValueError(f"backend must be 'torch' or 'faiss', got {backend!r}.")
     with torch.no_grad():
-        unit_keys = _unit_rows(keys_t)
-        if chunk_size is None:
-            chunk_size = max(1, memory_budget // max(1, n_keys * q.element_size()))
-        out = torch.empty((n, k), dtype=torch.long, device=q.device)
-        # One similarity block, reused: a fresh (chunk, n) allocation per chunk costs page faults
-        # that are a sizeable share of the matmul's own time on CPU.
-        buffer = torch.empty((min(chunk_size, n), n_keys), dtype=q.dtype, device=q.device)
-        for start in range(0, n, chunk_size):
-            stop = min(start + chunk_size, n)
-            block = torch.mm(_unit_rows(q[start:stop]), unit_keys.T, out=buffer[: stop - start])
+        if _same_rows(q, keys_t, exclude_self):
+            # Tiles of a quarter of the rows or less (10 of the 16 tiles are computed), as
+            # large as the budget allows; below 1,024 rows one tile does it all.
+            side = chunk_size or min(
+                max(1, math.isqrt(memory_budget // q.element_size())), max(1024, -(-n // 4))
+            )
+            return _symmetric_top_k(_unit_rows(q), k, exclude_self, min(side, n))
+        if chunk_size is not None:
+            rows, cols = chunk_size, n_keys
+        else:
+            rows, cols = _tile_shape(n, n_keys, memory_budget // q.element_size())
+        return _tiled_top_k(_unit_rows(q), _unit_rows(keys_t), k, exclude_self, rows, cols)
+
+
+def _same_rows(q: torch.Tensor, keys: torch.Tensor, exclude_self: bool) -> bool:
+    """Whether ``q`` and ``keys`` hold the same rows (checked by value only under
+    ``exclude_self``, which already asserts it; the check costs one pass over the data)."""
+    if q.shape != keys.shape or q.dtype != keys.dtype or q.device != keys.device:
+        return False
+    if q.data_ptr() == keys.data_ptr() and q.stride() == keys.stride():
+        return True
+    return exclude_self and bool(torch.equal(q, keys))
+
+
+def _tile_shape(n: int, n_keys: int, elements: int) -> tuple[int, int]:
+    """Query rows and key columns of one similarity tile of at most ``elements`` entries: all
+    keys at once while that leaves room for a few hundred queries (one pass, no merging), else
+    square-ish tiles, since a matrix product with few rows re-reads every key for little work."""
+    elements = max(1, elements)
+    if elements // n_keys >= min(n, 512):
+        return min(n, elements // n_keys), n_keys
+    side = max(1, math.isqrt(elements))
+    return min(n, side), max(1, min(n_keys, elements // min(n, side)))
+
+
+def _merge_top_k(
+    values: torch.Tensor,
+    indices: torch.Tensor,
+    rows: slice,
+    new_values: torch.Tensor,
+    new_indices: torch.Tensor,
+) -> None:
+    """Fold candidates into the running top-k of ``rows`` (best first), in place."""
+    k = values.shape[1]
+    both = torch.cat([values[rows], new_values], dim=1)
+    best = both.topk(k, dim=1)
+    indices[rows] = torch.cat([indices[rows], new_indices], dim=1).gather(1, best.indices)
+    values[rows] = best.values
+
+
+def _running_state(n: int, k: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    values = torch.full((n, k), -float("inf"), dtype=like.dtype, device=like.device)
+    return values, torch.zeros((n, k), dtype=torch.long, device=like.device)
+
+
+def _tiled_top_k(
+    unit_q: torch.Tensor, unit_keys: torch.Tensor, k: int, exclude_self: bool, rows: int, cols: int
+) -> torch.Tensor:
+    n, n_keys = unit_q.shape[0], unit_keys.shape[0]
+    rows, cols = min(rows, n), min(cols, n_keys)
+    # One tile buffer, reused: a fresh allocation per tile costs page faults that are a
+    # sizeable share of the matmul's own time on CPU.
+    buffer = torch.empty(rows * cols, dtype=unit_q.dtype, device=unit_q.device)
+    if cols == n_keys:  # every key in one tile: no merging
+        out = torch.empty((n, k), dtype=torch.long, device=unit_q.device)
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            tile = torch.mm(
+                unit_q[start:stop],
+                unit_keys.T,
+                out=buffer[: (stop - start) * cols].view(stop - start, cols),
+            )
             if exclude_self:
-                rows = torch.arange(stop - start, device=q.device)
-                block[rows, rows + start] = -float("inf")
-            out[start:stop] = _row_top_k(block, k)
-    return out
+                _mask_self(tile, start, 0)
+            out[start:stop] = _row_top_k(tile, k)
+        return out
+    values, indices = _running_state(n, k, unit_q)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        for first in range(0, n_keys, cols):
+            last = min(first + cols, n_keys)
+            shape = (stop - start, last - first)
+            tile = torch.mm(
+                unit_q[start:stop],
+                unit_keys[first:last].T,
+                out=buffer[: shape[0] * shape[1]].view(shape),
+            )
+            if exclude_self:
+                _mask_self(tile, start, first)
+            found = _row_top_k(tile, min(k, shape[1]))
+            _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
+    return indices
+
+
+def _symmetric_top_k(unit: torch.Tensor, k: int, exclude_self: bool, side: int) -> torch.Tensor:
+    """Top-k of each row of ``unit @ unit.T`` from the tiles on and above the diagonal: a tile
+    gives its row block candidates along its rows and its column block candidates along its
+    columns (the tile below the diagonal is its transpose)."""
+    n = unit.shape[0]
+    values, indices = _running_state(n, k, unit)
+    buffer = torch.empty(side * side, dtype=unit.dtype, device=unit.device)
+    for start in range(0, n, side):
+        stop = min(start + side, n)
+        for first in range(start, n, side):
+            last = min(first + side, n)
+            shape = (stop - start, last - first)
+            tile = torch.mm(
+                unit[start:stop], unit[first:last].T, out=buffer[: shape[0] * shape[1]].view(shape)
+            )
+            if exclude_self and first == start:
+                _mask_self(tile, start, first)
+            found = _row_top_k(tile, min(k, shape[1]))
+            _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
+            if first != start:
+                found = _column_top_k(tile, min(k, shape[0]))
+                _merge_top_k(
+                    values, indices, slice(first, last), tile.gather(0, found.T).T, found + start
+                )
+    return indices
+
+
+def _mask_self(tile: torch.Tensor, start: int, first: int) -> None:
+    """Set the entries of ``tile`` (rows from ``start``, columns from ``first``) that compare a
+    row with itself to -inf."""
+    lo, hi = max(start, first), min(start + tile.shape[0], first + tile.shape[1])
+    if lo < hi:
+        own = torch.arange(lo, hi, device=tile.device)
+        tile[own - start, own - first] = -float("inf")
 
 
 def _row_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
@@ -253,6 +373,25 @@ def _row_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
         columns = torch.cat([columns, leftover.expand(rows, -1)], dim=1)
     best = block.gather(1, columns).topk(k, dim=1).indices
     return columns.gather(1, best)
+
+
+def _column_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
+    """``block.topk(k, dim=0).indices.T``, ``(columns, k)``: :func:`_row_top_k` along the other
+    axis. Rows form ``m = n // groups`` strided groups; one elementwise max over ``groups``
+    contiguous slabs of rows gives every group's maximum per column."""
+    n, cols = block.shape
+    m = n // groups
+    if m < 4 * k or block.is_cuda:
+        return block.topk(k, dim=0).indices.T
+    maxima = block[: groups * m].view(groups, m, cols).amax(dim=0)
+    best_groups = maxima.topk(k, dim=0, sorted=False).indices
+    offsets = m * torch.arange(groups, device=block.device).view(groups, 1, 1)
+    candidates = (best_groups.unsqueeze(0) + offsets).reshape(groups * k, cols)
+    if n > groups * m:
+        leftover = torch.arange(groups * m, n, device=block.device).unsqueeze(1)
+        candidates = torch.cat([candidates, leftover.expand(-1, cols)], dim=0)
+    best = block.gather(0, candidates).topk(k, dim=0).indices
+    return candidates.gather(0, best).T
 
 
 def _faiss_top_k(q: torch.Tensor, keys: torch.Tensor, k: int, exclude_self: bool) -> torch.Tensor:
