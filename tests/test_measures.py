@@ -232,6 +232,8 @@ def test_errors():
         linear_cka(np.array([[np.nan, 1.0]] * 5), np.ones((5, 2)))
     with pytest.raises(ValueError, match="at least 4 samples"):
         linear_cka(np.eye(3), np.eye(3), unbiased=True)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        jaccard_at_k(np.eye(3), np.eye(3), k=1, chunk_size=0)
     with pytest.raises(ValueError, match="backend must be"):
         cosine_top_k(np.eye(3), np.eye(3), 1, backend="annoy")
 

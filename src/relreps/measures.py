@@ -215,6 +215,10 @@ def cosine_top_k(
     if exclude_self and n != n_keys:
         raise ValueError("exclude_self needs queries and keys to be the same rows.")
     _check_k(k, n_keys, exclude_self, "cosine_top_k")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive int (rows per tile), got {chunk_size!r}.")
     if backend == "faiss":
         return _faiss_top_k(q, keys_t, k, exclude_self)
     if backend != "torch":
