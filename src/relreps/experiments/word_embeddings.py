@@ -545,19 +545,27 @@ def _differences(settings, facts: dict, results: dict) -> str:
         )
     if reference is not None:
         best_glove = max((_best_mrr5(p) for p in glove_pairs), default=0.0)
-        comparison = (
-            f"above every {reference['a']} ↔ local pair (best {best_glove:.2f})"
-            if _best_mrr5(reference) > best_glove
-            else f"not above the {reference['a']} ↔ local pairs (best {best_glove:.2f})"
-        )
+        if _best_mrr5(reference) > best_glove:
+            reading = (
+                f"above every {reference['a']} ↔ local pair (best {best_glove:.2f}). GloVe's "
+                "words are retrieved across spaces when the other space also learned from "
+                "general English, so the low GloVe ↔ local scores come from our small Debian "
+                "corpus rather than from GloVe or the method. This pair stays below the paper's "
+                "FastText ↔ Word2Vec, plausibly because GloVe has only 50 dimensions and a "
+                "transformer's input table is not trained to be a word space on its own (not "
+                "measured here)."
+            )
+        else:
+            reading = (
+                f"not above the {reference['a']} ↔ local pairs (best {best_glove:.2f}), so "
+                "this run does not tell our corpus's part from GloVe's."
+            )
         lines.append(
             f"- **{reference['a']} ↔ {reference['b']} (reference pair, not in the paper).** "
             "Two spaces pretrained on general English: GloVe on Wikipedia and Gigaword, and the "
             "input embedding table of all-MiniLM-L6-v2 (whole-word tokens; learned with the "
             f"transformer on its pretraining text), {reference['n_words']:,} shared words. "
-            f"Relative MRR@5 {_mrr5_text(reference)}: {comparison}. Against this control, the "
-            f"low scores of {reference['a']} against our spaces measure the distance between "
-            "our Debian corpus and general English, not a failure of the method on GloVe."
+            f"Relative MRR@5 {_mrr5_text(reference)}: {reading}"
         )
     return "\n".join(lines)
 
