@@ -287,19 +287,6 @@ def _tiled_top_k(
     # One tile buffer, reused: a fresh allocation per tile costs page faults that are a
     # sizeable share of the matmul's own time on CPU.
     buffer = torch.empty(rows * cols, dtype=unit_q.dtype, device=unit_q.device)
-    if cols == n_keys:  # every key in one tile: no merging
-        out = torch.empty((n, k), dtype=torch.long, device=unit_q.device)
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            tile = torch.mm(
-                unit_q[start:stop],
-                unit_keys.T,
-                out=buffer[: (stop - start) * cols].view(stop - start, cols),
-            )
-            if exclude_self:
-                _mask_self(tile, start, 0)
-            out[start:stop] = _row_top_k(tile, k)
-        return out
     values, indices = _running_state(n, k, unit_q)
     for start in range(0, n, rows):
         stop = min(start + rows, n)

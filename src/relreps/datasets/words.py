@@ -200,6 +200,10 @@ def load_token_embeddings(
         raise ImportError(
             "token embeddings need transformers: pip install 'relreps[text]'."
         ) from None
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a weights-loading bar per call is noise in a report run
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model))
         weights = AutoModel.from_pretrained(str(model)).get_input_embeddings().weight
@@ -208,6 +212,9 @@ def load_token_embeddings(
             f"{model}: not a transformer model folder (config.json, weights and tokenizer "
             f"files) and not loadable from the hub here: {str(error).splitlines()[0]}"
         ) from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     table = weights.detach().float().cpu().numpy()
     tokens = tokenizer.convert_ids_to_tokens(list(range(min(len(tokenizer), table.shape[0]))))
     rows, words = _whole_word_tokens(tokens, set(tokenizer.all_special_tokens), min_length)
