@@ -201,8 +201,8 @@ def cosine_top_k(
 
     Exact. ``exclude_self`` (queries and keys are the same rows) drops each query's own row.
     The torch backend computes the similarities tile by tile, each tile at most
-    ``memory_budget`` bytes (or ``chunk_size`` query rows by all keys when given), and keeps a
-    running top-k per query. When the queries are the keys (the same array, or equal rows with
+    ``memory_budget`` bytes (or ``chunk_size`` rows per tile when given), and keeps a running
+    top-k per query. When the queries are the keys (the same array, or equal rows with
     ``exclude_self``) the similarity matrix is symmetric: only the tiles on and above the
     diagonal are computed, and each serves the rows of both its blocks, which halves the work.
     ``backend="faiss"`` uses ``faiss.IndexFlatIP``. Equal similarities may be returned in another
@@ -235,7 +235,7 @@ def cosine_top_k(
             rows, cols = chunk_size, n_keys
         else:
             rows, cols = _tile_shape(n, n_keys, memory_budget // q.element_size())
-        return _tiled_top_k(_unit_rows(q), _unit_rows(keys_t), k, exclude_self, rows, cols)
+        return _tiled_top_k(q, _unit_rows(keys_t), k, exclude_self, rows, cols)
 
 
 def _same_rows(q: torch.Tensor, keys: torch.Tensor, exclude_self: bool) -> bool:
@@ -279,28 +279,31 @@ def _running_state(n: int, k: int, like: torch.Tensor) -> tuple[torch.Tensor, to
     return values, torch.zeros((n, k), dtype=torch.long, device=like.device)
 
 
+def _similarity_tile(a: torch.Tensor, b: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
+    """``a @ b.T`` written into the front of ``buffer``, one reused allocation: a fresh one per
+    tile costs page faults that are a sizeable share of the matmul's own time on CPU."""
+    shape = (a.shape[0], b.shape[0])
+    return torch.mm(a, b.T, out=buffer[: shape[0] * shape[1]].view(shape))
+
+
 def _tiled_top_k(
-    unit_q: torch.Tensor, unit_keys: torch.Tensor, k: int, exclude_self: bool, rows: int, cols: int
+    q: torch.Tensor, unit_keys: torch.Tensor, k: int, exclude_self: bool, rows: int, cols: int
 ) -> torch.Tensor:
-    n, n_keys = unit_q.shape[0], unit_keys.shape[0]
+    """Top-k of each query among the unit keys; queries are normalised a row chunk at a time,
+    so no normalised copy of all of them is made."""
+    n, n_keys = q.shape[0], unit_keys.shape[0]
     rows, cols = min(rows, n), min(cols, n_keys)
-    # One tile buffer, reused: a fresh allocation per tile costs page faults that are a
-    # sizeable share of the matmul's own time on CPU.
-    buffer = torch.empty(rows * cols, dtype=unit_q.dtype, device=unit_q.device)
-    values, indices = _running_state(n, k, unit_q)
+    buffer = torch.empty(rows * cols, dtype=q.dtype, device=q.device)
+    values, indices = _running_state(n, k, q)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
+        chunk = _unit_rows(q[start:stop])
         for first in range(0, n_keys, cols):
             last = min(first + cols, n_keys)
-            shape = (stop - start, last - first)
-            tile = torch.mm(
-                unit_q[start:stop],
-                unit_keys[first:last].T,
-                out=buffer[: shape[0] * shape[1]].view(shape),
-            )
+            tile = _similarity_tile(chunk, unit_keys[first:last], buffer)
             if exclude_self:
                 _mask_self(tile, start, first)
-            found = _row_top_k(tile, min(k, shape[1]))
+            found = _row_top_k(tile, min(k, tile.shape[1]))
             _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
     return indices
 
@@ -316,16 +319,13 @@ def _symmetric_top_k(unit: torch.Tensor, k: int, exclude_self: bool, side: int) 
         stop = min(start + side, n)
         for first in range(start, n, side):
             last = min(first + side, n)
-            shape = (stop - start, last - first)
-            tile = torch.mm(
-                unit[start:stop], unit[first:last].T, out=buffer[: shape[0] * shape[1]].view(shape)
-            )
+            tile = _similarity_tile(unit[start:stop], unit[first:last], buffer)
             if exclude_self and first == start:
                 _mask_self(tile, start, first)
-            found = _row_top_k(tile, min(k, shape[1]))
+            found = _row_top_k(tile, min(k, tile.shape[1]))
             _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
             if first != start:
-                found = _column_top_k(tile, min(k, shape[0]))
+                found = _column_top_k(tile, min(k, tile.shape[0]))
                 _merge_top_k(
                     values, indices, slice(first, last), tile.gather(0, found.T).T, found + start
                 )

@@ -189,7 +189,7 @@ def load_spaces(settings: Settings) -> tuple[list, dict[str, Any]]:
     else:
         try:
             spaces.append(_renamed(load_minilm_token_embeddings(), REFERENCE))
-        except ImportError as error:
+        except (ImportError, ValueError) as error:  # missing, or a broken model folder
             _log(f"MiniLM token embeddings unavailable, no reference pair: {error}")
     facts = {
         "corpus": {
