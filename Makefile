@@ -9,7 +9,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test lint format data setup clean bench bench-outofcore
+.PHONY: demo test test-fast lint format data setup clean bench bench-outofcore
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# The edit loop: everything but the end-to-end experiment runs (marked slow), in about a minute.
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not slow"
 
 # Side-by-side benchmarks; each rewrites its section of docs/benchmarks.md.
 bench: setup

@@ -30,10 +30,10 @@ def data(n: int, d: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
 
 
-def relreps_top_k(x: np.ndarray) -> torch.Tensor:
-    from relreps.measures import cosine_top_k
+def relreps_top_k(x: np.ndarray) -> np.ndarray:
+    from relreps.neighbours import top_k
 
-    return cosine_top_k(x, x, K, exclude_self=True)
+    return top_k(x, x, K, exclude_self=True).indices
 
 
 def faiss_top_k(x: np.ndarray) -> np.ndarray:
@@ -53,10 +53,10 @@ def naive_top_k(x: np.ndarray) -> torch.Tensor:
     return similarities.topk(K, dim=1).indices
 
 
-def relreps_cross(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-    from relreps.measures import cosine_top_k
+def relreps_cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from relreps.neighbours import top_k
 
-    return cosine_top_k(y, x, K)
+    return top_k(y, x, K).indices
 
 
 def faiss_cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ def main() -> None:
     )
     text = "\n".join(
         [
-            f"### Exact cosine top-{K} neighbours (`relreps.measures.cosine_top_k`)",
+            f"### Exact cosine top-{K} neighbours (`relreps.neighbours.top_k`)",
             "",
             f"Command: `{command}`. Machine: {machine()}.",
             "",

@@ -20,8 +20,9 @@ def data(n=60, d=5, seed=0):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_deterministic_per_seed_and_distinct_valid(strategy):
     x, labels = data()
-    first = relreps.select_anchors(x, 12, strategy, labels=labels, seed=7)
-    second = relreps.select_anchors(x, 12, strategy, labels=labels, seed=7)
+    options = {"top_n": 40} if strategy == "top" else {}
+    first = relreps.select_anchors(x, 12, strategy, labels=labels, seed=7, **options)
+    second = relreps.select_anchors(x, 12, strategy, labels=labels, seed=7, **options)
     assert first == second
     assert len(first) == 12
     assert len(set(first.indices.tolist())) == 12
@@ -122,17 +123,38 @@ def test_torch_input_works():
     [
         ({"n_anchors": 61}, ValueError, r"between 1 and the number of samples \(60\), got 61"),
         ({"n_anchors": 0}, ValueError, "between 1 and"),
-        ({"n_anchors": 2.5}, TypeError, "n_anchors must be an int"),
-        ({"n_anchors": 3, "strategy": "uniform"}, ValueError, "valid strategies are"),
+        ({"n_anchors": 2.5}, TypeError, "n_anchors must be an integer"),
+        ({"n_anchors": 3, "strategy": "uniform"}, ValueError, "strategy must be one of 'random'"),
         ({"n_anchors": 3, "strategy": "stratified"}, ValueError, "needs labels"),
         ({"n_anchors": 3, "labels": np.zeros(59)}, ValueError, "one entry per row of x"),
-        ({"n_anchors": 3, "seed": 1.5}, TypeError, "seed must be an int"),
+        ({"n_anchors": 3, "seed": 1.5}, TypeError, "seed must be an integer"),
+        ({"n_anchors": 3, "strategy": "top"}, ValueError, "needs top_n"),
+        ({"n_anchors": 30, "strategy": "top", "top_n": 20}, ValueError, r"top_n=20 rows \(20\)"),
+        ({"n_anchors": 3, "top_n": 20}, ValueError, "top_n is an option of the 'top' strategy"),
+        ({"n_anchors": 3, "n_samples": 60}, ValueError, "either x or n_samples"),
     ],
 )
 def test_bad_arguments_are_reported(kwargs, error, match):
     x, _ = data()
     with pytest.raises(error, match=match):
         relreps.select_anchors(x, **kwargs)
+
+
+def test_top_is_uniform_among_the_first_rows_and_counts_need_no_space():
+    top = relreps.select_anchors(None, 10, "top", top_n=25, n_samples=1000, seed=3)
+    # by hand: the same draw as numpy's choice among the first 25 rows
+    expected = np.random.default_rng(3).choice(25, size=10, replace=False)
+    np.testing.assert_array_equal(top.indices, expected)
+    assert top.options == {"top_n": 25} and top.n_samples == 1000
+    random = relreps.select_anchors(None, 10, n_samples=1000, seed=3, source="rows of a file")
+    x = np.zeros((1000, 2))
+    assert random.indices.tolist() == relreps.select_anchors(x, 10, seed=3).indices.tolist()
+    assert random.source == "rows of a file"
+    assert relreps.Anchors.from_dict(top.to_dict()) == top
+    with pytest.raises(ValueError, match="needs the space x itself"):
+        relreps.select_anchors(None, 3, "fps", n_samples=10)
+    with pytest.raises(ValueError, match="n_samples"):
+        relreps.select_anchors(None, 3)
 
 
 def test_empty_and_nan_inputs_are_reported():

@@ -10,9 +10,12 @@ import pytest
 
 from relreps.cli import main
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("gensim") is None, reason="needs the 'words' extra (gensim)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("gensim") is None, reason="needs the 'words' extra (gensim)"
+    ),
+]
 
 ARGS = [
     "reproduce", "word-embeddings",
@@ -64,12 +67,27 @@ def test_outputs_and_relative_beats_absolute(run):
     assert "FastText → Word2Vec" in report and "0.38 / 0.93 / 0.86" in report
 
 
-def test_second_run_reuses_corpus_and_vectors(run, capsys):
+def test_second_run_reuses_corpus_and_vectors(run):
     _, out = run
-    capsys.readouterr()
+    first = json.loads((out / "metrics.json").read_text())
+    assert first["facts"]["corpus"]["built_now"]
+    assert [m["trained_now"] for m in first["facts"]["models"]] == [True, True]
     assert main([*ARGS, "--cache-dir", str(out / "cache"), "--out", str(out), "--no-figures"]) == 0
-    printed = capsys.readouterr().out
-    assert "training" not in printed and "corpus: debian" not in printed
+    again = json.loads((out / "metrics.json").read_text())
+    assert not again["facts"]["corpus"]["built_now"]
+    assert [m["trained_now"] for m in again["facts"]["models"]] == [False, False]
+    assert again["results"] == first["results"]
+
+
+def test_every_anchor_set_is_recorded(run):
+    _, out = run
+    anchors = json.loads((out / "metrics.json").read_text())["anchors"]
+    local = {name: a for name, a in anchors.items() if name.startswith("FastText vs Word2Vec")}
+    assert len(local) == 3 * 2  # three strategies x two seeds
+    top = local["FastText vs Word2Vec, top-500, seed 1"]
+    assert top["strategy"] == "top" and top["options"] == {"top_n": 500}
+    assert max(top["indices"]) < 500 and len(set(top["indices"])) == 100
+    assert local["FastText vs Word2Vec, uniform, seed 0"]["strategy"] == "random"
 
 
 def test_runs_without_uniform_anchors(run, tmp_path):
@@ -116,3 +134,5 @@ def test_bad_arguments(tmp_path, capsys):
         main(["reproduce", "word-embeddings", "--strategies", "best", "--out", str(tmp_path)]) == 2
     )
     assert "Unknown anchor strategy 'best'" in capsys.readouterr().err
+    assert main(["reproduce", "word-embeddings", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be an integer of at least 1, got 0" in capsys.readouterr().err

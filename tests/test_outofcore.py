@@ -268,8 +268,8 @@ def test_memmap_larger_than_the_budget_stays_under_it(tmp_path):
         base = current_rss()
         run = project_to_file(x, np.asarray(x[:64]), {str(tmp_path / "rel.npy")!r},
                               memory=budget, progress=False)
-        cka = linear_cka(x, x[:, :100], memory_budget=32 * 2**20)
-        cos = mean_cosine(x, x, memory_budget=32 * 2**20)
+        cka = linear_cka(x, x[:, :100], memory=32 * 2**20)
+        cos = mean_cosine(x, x, memory=32 * 2**20)
         print(json.dumps({{"base": base, "peak": peak_rss(), "budget": budget,
                           "input": x.nbytes, "blocks": run.n_blocks, "cka": cka, "cos": cos}}))
         """

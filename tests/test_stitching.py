@@ -5,7 +5,20 @@ import pytest
 import torch
 
 import relreps
-from relreps.stitching import MeanMetric, evaluate_stitching, squared_error, stitch
+from relreps.stitching import (
+    MeanMetric,
+    WeightedF1,
+    evaluate_stitching,
+    represent,
+    squared_error,
+    stitch,
+    stitch_representations,
+    summarise_stitching,
+)
+
+
+def METRIC():  # a metric factory
+    return MeanMetric(squared_error)
 
 
 def test_every_pair_is_scored_once_per_batch():
@@ -21,9 +34,7 @@ def test_every_pair_is_scored_once_per_batch():
     encoders = {"a": counting("a", 1.0), "b": counting("b", -1.0)}
     decoders = {"a": lambda z: z, "b": lambda z: -z}
     batches = [(torch.ones(3, 2), torch.ones(3, 2)), (torch.ones(1, 2), torch.ones(1, 2))]
-    result = evaluate_stitching(
-        encoders, decoders, batches, MeanMetric(squared_error), progress=False
-    )
+    result = evaluate_stitching(encoders, decoders, batches, METRIC, progress=False)
     assert calls == {"a": 2, "b": 2}
     np.testing.assert_allclose(result.scores, [[0.0, 4.0], [4.0, 0.0]])
     assert result.non_stitched().tolist() == [0.0, 0.0]
@@ -40,7 +51,7 @@ def test_incompatible_pairs_are_nan_and_excluded():
         encoders,
         decoders,
         batches,
-        MeanMetric(squared_error),
+        METRIC,
         compatible=lambda e, d: dims[e] == dims[d],
         progress=False,
     )
@@ -72,11 +83,19 @@ def test_relative_heads_stitch_across_rotated_encoders():
         return MeanMetric(lambda pred, target: ((pred > 0).long() == target).double())
 
     absolute = evaluate_stitching(
-        latent, {"a": heads["abs"], "b": heads["abs"]}, [(x, y)], accuracy(), progress=False
+        latent, {"a": heads["abs"], "b": heads["abs"]}, [(x, y)], accuracy, progress=False
     )
     rel = evaluate_stitching(
-        relative, {"a": heads["rel"], "b": heads["rel"]}, [(x, y)], accuracy(), progress=False
+        relative, {"a": heads["rel"], "b": heads["rel"]}, [(x, y)], accuracy, progress=False
     )
+    # The same scores from representations computed beforehand.
+    grid = stitch_representations(
+        {name: encode(x) for name, encode in relative.items()},
+        {"a": heads["rel"], "b": heads["rel"]},
+        y,
+        accuracy,
+    )
+    np.testing.assert_allclose(grid.scores, rel.scores)
     assert rel.scores[1, 0] == pytest.approx(rel.scores[0, 0]) and rel.scores[0, 0] > 0.9
     assert absolute.scores[1, 0] < 0.8
 
@@ -84,8 +103,62 @@ def test_relative_heads_stitch_across_rotated_encoders():
 def test_stitch_composes_and_errors_are_clear():
     assert stitch(lambda x: x + 1, lambda z: z * 2)(3) == 8
     with pytest.raises(ValueError, match="at least one encoder"):
-        evaluate_stitching({}, {"a": lambda z: z}, [], MeanMetric(squared_error), progress=False)
+        evaluate_stitching({}, {"a": lambda z: z}, [], METRIC, progress=False)
     with pytest.raises(ValueError, match="saw no samples"):
+        evaluate_stitching({"a": lambda x: x}, {"a": lambda z: z}, [], METRIC, progress=False)
+
+
+def test_a_metric_instance_is_refused():
+    with pytest.raises(TypeError, match="factory"):
         evaluate_stitching(
             {"a": lambda x: x}, {"a": lambda z: z}, [], MeanMetric(squared_error), progress=False
         )
+    with pytest.raises(TypeError, match="factory"):
+        stitch_representations({"a": np.ones((2, 2))}, {"a": lambda z: z}, [0, 1], WeightedF1())
+
+
+def test_represent_gives_the_three_modes():
+    rng = np.random.default_rng(0)
+    x, anchors = rng.normal(size=(6, 3)) + 5.0, rng.normal(size=(4, 3)) + 5.0
+    assert represent(x, None, "absolute") is x
+    np.testing.assert_allclose(
+        represent(x, anchors, "relative"), relreps.relative_projection(x, anchors)
+    )
+    centred = x - anchors.mean(0), anchors - anchors.mean(0)
+    np.testing.assert_allclose(
+        represent(x, anchors, "relative-centred"), relreps.relative_projection(*centred)
+    )
+    assert isinstance(
+        represent(torch.from_numpy(x), torch.from_numpy(anchors), "relative"), torch.Tensor
+    )
+    with pytest.raises(ValueError, match="mode must be one of"):
+        represent(x, anchors, "relative-centered")
+    with pytest.raises(ValueError, match="needs the anchors"):
+        represent(x, None, "relative")
+
+
+def test_grid_scores_only_pairs_of_the_trained_width_and_summaries_pool_seeds():
+    # Two "encoders" of widths 2 and 3; decoders sum their input. Known values by hand.
+    representations = {"a": np.ones((2, 2), np.float32), "b": np.ones((2, 3), np.float32)}
+    decoders = {"a": lambda z: z.sum(1, keepdim=True), "b": lambda z: z.sum(1, keepdim=True)}
+    targets = torch.zeros(2, 1)
+    result = stitch_representations(
+        representations, decoders, targets, METRIC, widths={"a": 2, "b": 3}
+    )
+    assert result.scores[0, 0] == 4.0 and result.scores[1, 1] == 9.0
+    assert np.isnan(result.scores[0, 1]) and np.isnan(result.scores[1, 0])
+    other_seed = stitch_representations(
+        {"a": 3 * np.ones((2, 2), np.float32), "b": np.ones((2, 3), np.float32)},
+        decoders,
+        targets,
+        METRIC,
+        widths={"a": 2, "b": 3},
+    )
+    summary = summarise_stitching([result, other_seed])
+    # non-stitched over seeds: 4, 9, 36, 9 -> mean 14.5, std sqrt(((9.5^2)+(5.5^2)*2+21.5^2)/4)
+    assert summary["non_stitched"]["mean"] == 14.5
+    assert summary["non_stitched"]["std"] == pytest.approx(np.std([4.0, 9.0, 36.0, 9.0]))
+    assert summary["stitched"] is None
+    assert summary["matrix"] == [[20.0, None], [None, 9.0]]
+    with pytest.raises(ValueError, match="rows but there are"):
+        stitch_representations(representations, decoders, torch.zeros(3), METRIC)

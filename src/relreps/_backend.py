@@ -7,6 +7,7 @@ the result back with :func:`restore`, so numpy callers get numpy and torch calle
 
 from __future__ import annotations
 
+import mmap
 import warnings
 from typing import Any, Literal
 
@@ -72,21 +73,36 @@ def restore(tensor: torch.Tensor, kind: Kind) -> Array:
     return tensor.detach().cpu().numpy()
 
 
-def check_finite(tensor: torch.Tensor, name: str) -> None:
-    """Raise ``ValueError`` if ``tensor`` holds NaN or infinity.
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Each row divided by its Euclidean norm; a zero row stays zero (never NaN)."""
+    norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    return x / torch.where(norms > 0, norms, torch.ones_like(norms))
 
-    One reduction over the data (no boolean copy of it); the element-wise scan runs only to write
-    the message, or when the sum itself overflowed.
-    """
-    with torch.no_grad():
-        if torch.isfinite(tensor.sum()):
-            return
-        bad = ~torch.isfinite(tensor)
-        n_bad = int(bad.sum())
-        if n_bad == 0:
-            return  # the sum overflowed, the values are fine
-        first = np.unravel_index(int(bad.flatten().nonzero()[0, 0]), tuple(tensor.shape))
-    raise ValueError(
-        f"{name} contains {n_bad} NaN or infinite value(s) (first at index "
-        f"{tuple(int(i) for i in first)}). Remove or impute them before projecting."
+
+def offset_in_mapping(view: np.ndarray) -> int | None:
+    """Byte offset of ``view``'s first element in its numpy memmap's mapping (None if none)."""
+    mapping = getattr(view, "_mmap", None)
+    if not isinstance(mapping, mmap.mmap):
+        return None
+    return view.ctypes.data - np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+
+
+def release_pages(view: np.ndarray) -> None:
+    """``madvise(DONTNEED)`` the whole pages under ``view`` if it lies in a numpy memmap."""
+    start = offset_in_mapping(view)
+    if start is None or not hasattr(mmap, "MADV_DONTNEED") or view.size == 0:
+        return
+    if any(stride < 0 for stride in view.strides):
+        return
+    mapping = view._mmap
+    # The bytes the view spans (strided views, e.g. a column subset, span more than nbytes).
+    stop = (
+        start
+        + sum((n - 1) * stride for n, stride in zip(view.shape, view.strides, strict=True))
+        + view.itemsize
     )
+    page = mmap.PAGESIZE
+    first = -(-start // page) * page  # whole pages only: neighbours may still be in use
+    last = stop // page * page
+    if last > first:
+        mapping.madvise(mmap.MADV_DONTNEED, first, last - first)

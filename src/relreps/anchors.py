@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor, check_finite
+from relreps._backend import Array, as_tensor
+from relreps._checks import check_choice, check_finite, check_int
 
-Strategy = Literal["random", "stratified", "kmeans", "fps"]
-STRATEGIES: tuple[str, ...] = ("random", "stratified", "kmeans", "fps")
+__all__ = [
+    "COUNT_STRATEGIES",
+    "STRATEGIES",
+    "Anchors",
+    "select_anchors",
+]
+
+
+Strategy = Literal["random", "top", "stratified", "kmeans", "fps"]
+STRATEGIES: tuple[str, ...] = ("random", "top", "stratified", "kmeans", "fps")
+#: Strategies that need only the number of samples (and labels), not the space itself.
+COUNT_STRATEGIES: tuple[str, ...] = ("random", "top", "stratified")
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +42,11 @@ class Anchors:
         Number of rows of the space they were selected from; :meth:`take` checks it.
     labels
         The anchors' labels, shape ``(k,)``, when labels were given.
+    source
+        Which samples the indices point into, in words ("the 300 training texts", "gettext
+        interface messages"): anchors may come from another dataset than the data.
+    options
+        The strategy's parameters beyond the seed (``{"top_n": 1000}`` for ``"top"``).
     """
 
     indices: np.ndarray
@@ -38,6 +54,8 @@ class Anchors:
     seed: int
     n_samples: int
     labels: np.ndarray | None = None
+    source: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         indices = np.asarray(self.indices, dtype=np.int64).copy()
@@ -47,6 +65,7 @@ class Anchors:
             labels = np.asarray(self.labels).copy()
             labels.setflags(write=False)
             object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "options", dict(self.options))
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -61,8 +80,8 @@ class Anchors:
         )
         return (
             np.array_equal(self.indices, other.indices)
-            and (self.strategy, self.seed, self.n_samples)
-            == (other.strategy, other.seed, other.n_samples)
+            and (self.strategy, self.seed, self.n_samples, self.source, self.options)
+            == (other.strategy, other.seed, other.n_samples, other.source, other.options)
             and same_labels
         )
 
@@ -96,13 +115,16 @@ class Anchors:
         return [y[int(i)] for i in self.indices]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable description (indices, strategy, seed, n_samples, labels)."""
+        """A JSON-serialisable description (indices, strategy, seed, n_samples, labels, source,
+        options)."""
         return {
             "indices": self.indices.tolist(),
             "strategy": self.strategy,
             "seed": self.seed,
             "n_samples": self.n_samples,
             "labels": None if self.labels is None else self.labels.tolist(),
+            "source": self.source,
+            "options": dict(self.options),
         }
 
     @classmethod
@@ -115,35 +137,48 @@ class Anchors:
             seed=int(data["seed"]),
             n_samples=int(data["n_samples"]),
             labels=None if labels is None else np.asarray(labels),
+            source=data.get("source"),
+            options=dict(data.get("options") or {}),
         )
 
 
 def select_anchors(
-    x: Array,
+    x: Array | None,
     n_anchors: int,
     strategy: Strategy = "random",
     *,
     labels: Array | Sequence[Any] | None = None,
     seed: int = 0,
+    top_n: int | None = None,
+    n_samples: int | None = None,
+    source: str | None = None,
 ) -> Anchors:
     """Choose ``n_anchors`` rows of ``x`` as anchors.
 
     Parameters
     ----------
     x
-        The space to choose from, shape ``(n_samples, d)`` (numpy or torch). ``random`` and
-        ``stratified`` use only its length; ``kmeans`` and ``fps`` use its geometry.
+        The space to choose from, shape ``(n_samples, d)`` (numpy or torch). ``random``, ``top``
+        and ``stratified`` use only its length: they also accept ``x=None`` with ``n_samples``.
     n_anchors
-        How many anchors, ``1 <= n_anchors <= n_samples``.
+        How many anchors, ``1 <= n_anchors <= n_samples`` (``<= top_n`` for ``top``).
     strategy
-        ``"random"``: uniform without replacement. ``"stratified"``: class-balanced round-robin
-        over ``labels`` (the paper's image models); class counts differ by at most one unless a
-        class runs out. ``"kmeans"``: the sample nearest each k-means centroid.
-        ``"fps"``: farthest-point sampling in Euclidean distance, from a random start.
+        ``"random"``: uniform without replacement. ``"top"``: uniform among the first ``top_n``
+        rows, for rows in frequency order (the paper's "uniform among the top-N words").
+        ``"stratified"``: class-balanced round-robin over ``labels`` (the paper's image models);
+        class counts differ by at most one unless a class runs out. ``"kmeans"``: the sample
+        nearest each k-means centroid. ``"fps"``: farthest-point sampling in Euclidean distance,
+        from a random start.
     labels
         Class of each row, shape ``(n_samples,)``; required by ``stratified``, recorded otherwise.
     seed
         Every random choice derives from it: the same seed gives the same anchors.
+    top_n
+        The ``top`` strategy's candidate rows (required by it, refused by the others).
+    n_samples
+        The number of rows when ``x`` is ``None``.
+    source
+        Which samples these are, in words, recorded with the anchors (``metrics.json``).
 
     Returns
     -------
@@ -158,25 +193,44 @@ def select_anchors(
     >>> anchors = relreps.select_anchors(x, 8, "stratified", labels=labels, seed=0)
     >>> np.bincount(anchors.labels).tolist()
     [2, 2, 2, 2]
+    >>> frequent = relreps.select_anchors(None, 5, "top", top_n=20, n_samples=100, seed=0)
+    >>> bool(frequent.indices.max() < 20), frequent.options
+    (True, {'top_n': 20})
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(
-            f"Unknown anchor strategy {strategy!r}; valid strategies are {STRATEGIES}."
-        )
-    if isinstance(n_anchors, bool) or not isinstance(n_anchors, (int, np.integer)):
-        raise TypeError(f"n_anchors must be an int, got {type(n_anchors).__name__}.")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
-    xt, _ = as_tensor(x, "x")
-    if xt.ndim != 2:
-        raise ValueError(f"x must be 2-D (n_samples, dim), got shape {tuple(xt.shape)}.")
-    n_samples = xt.shape[0]
-    if n_samples == 0:
-        raise ValueError("x is empty (0 samples): there is nothing to choose anchors from.")
-    if not 1 <= n_anchors <= n_samples:
-        raise ValueError(
-            f"n_anchors must be between 1 and the number of samples ({n_samples}), got {n_anchors}."
-        )
+    check_choice(strategy, "strategy", STRATEGIES)
+    check_int(n_anchors, "n_anchors")
+    check_int(seed, "seed")
+    if x is None:
+        if strategy not in COUNT_STRATEGIES:
+            raise ValueError(
+                f"The {strategy!r} strategy needs the space x itself; x=None with n_samples "
+                f"serves only {COUNT_STRATEGIES}."
+            )
+        if n_samples is None:
+            raise ValueError("Pass the space x, or x=None with n_samples (its number of rows).")
+        check_int(n_samples, "n_samples", minimum=1)
+        xt = None
+    else:
+        if n_samples is not None:
+            raise ValueError("Pass either x or n_samples, not both.")
+        xt, _ = as_tensor(x, "x")
+        if xt.ndim != 2:
+            raise ValueError(f"x must be 2-D (n_samples, dim), got shape {tuple(xt.shape)}.")
+        n_samples = xt.shape[0]
+        if n_samples == 0:
+            raise ValueError("x is empty (0 samples): there is nothing to choose anchors from.")
+    options: dict[str, Any] = {}
+    candidates = n_samples
+    if strategy == "top":
+        if top_n is None:
+            raise ValueError("The 'top' strategy needs top_n: how many of the first rows qualify.")
+        candidates = min(check_int(top_n, "top_n", minimum=1), n_samples)
+        options["top_n"] = int(top_n)
+    elif top_n is not None:
+        raise ValueError(f"top_n is an option of the 'top' strategy, not of {strategy!r}.")
+    if not 1 <= n_anchors <= candidates:
+        what = f"the first top_n={top_n} rows" if strategy == "top" else "the number of samples"
+        raise ValueError(f"n_anchors must be between 1 and {what} ({candidates}), got {n_anchors}.")
     label_array = None
     if labels is not None:
         label_array = (
@@ -191,8 +245,8 @@ def select_anchors(
             )
     rng = np.random.default_rng(int(seed))
 
-    if strategy == "random":
-        indices = rng.choice(n_samples, size=n_anchors, replace=False)
+    if strategy in ("random", "top"):
+        indices = rng.choice(candidates, size=n_anchors, replace=False)
     elif strategy == "stratified":
         if label_array is None:
             raise ValueError(
@@ -213,6 +267,8 @@ def select_anchors(
         seed=int(seed),
         n_samples=n_samples,
         labels=None if label_array is None else label_array[indices],
+        source=source,
+        options=options,
     )
 
 

@@ -2,8 +2,9 @@
 
 :func:`project_to_file` reads the input in row blocks sized to a memory budget, projects each
 block with :func:`relreps.relative_projection` and writes it into a ``.npy`` file (atomic at the
-end, resumable after an interruption, with a progress bar). With ``scheduler=`` the blocks run as
-tasks on a ``dask.distributed`` cluster whose workers read and write the same files.
+end, resumable after an interruption, with a progress bar). Both executors live here: in this
+process (reading, projecting and writing overlap in threads), or, with ``scheduler=``, as tasks on
+a ``dask.distributed`` cluster whose workers read and write the same files.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ from relreps.storage import (
     parse_memory,
     peak_rss,
 )
+
+__all__ = [
+    "ProjectionRun",
+    "block_rows_for",
+    "project_block",
+    "project_to_file",
+]
+
 
 #: Bytes of working memory per output value a similarity may need beyond its output (cdist's
 #: intermediates are the largest among the built-in ones).
@@ -167,9 +176,7 @@ def project_to_file(
     if scheduler is None:
         _run_here(rows, anchor_array, writer, todo, settings, progress)
     else:
-        from relreps.dask_arrays import run_on_cluster
-
-        run_on_cluster(scheduler, rows, anchor_array, writer, todo, settings, progress)
+        _run_on_cluster(scheduler, rows, anchor_array, writer, todo, settings, progress)
     path = writer.finish()
     run = ProjectionRun(
         path=path,
@@ -298,3 +305,59 @@ def _bar(writer: NpyRowWriter, todo: list[int], progress: bool):
         disable=not progress,
         file=sys.stderr,
     )
+
+
+# --- the cluster executor ----------------------------------------------------------------------
+
+
+def _client(scheduler: Any):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError(
+            "--scheduler needs dask.distributed: pip install distributed (or 'relreps[dask]')."
+        ) from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    try:
+        return Client(scheduler, timeout="20s"), True
+    except OSError as error:
+        raise RuntimeError(f"Cannot reach the Dask scheduler at {scheduler!r}: {error}") from None
+
+
+def _project_and_write(rows, anchors, start, stop, settings, target) -> int:
+    target.write(start, project_block(rows, anchors, start, stop, settings))
+    return stop - start
+
+
+def _run_on_cluster(scheduler, rows, anchors, writer, todo, settings, progress) -> None:
+    """Run each remaining block as a task; the main process records finished blocks as they
+    complete, so an interrupted run resumes from them."""
+    from distributed import as_completed
+
+    client, owned = _client(scheduler)
+    bar = _bar(writer, todo, progress)
+    try:
+        shared = client.scatter(anchors, broadcast=True)
+        target = writer.target()
+        futures = {
+            client.submit(
+                _project_and_write,
+                rows,
+                shared,
+                *writer.bounds(block),
+                settings,
+                target,
+                key=f"relreps-block-{block}-{writer.path.name}",
+                pure=False,
+            ): block
+            for block in todo
+        }
+        for future in as_completed(futures):
+            count = future.result()  # re-raises a worker's error here
+            writer.record_done(futures[future])
+            bar.update(count)
+    finally:
+        bar.close()
+        if owned:
+            client.close()

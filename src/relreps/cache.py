@@ -1,9 +1,10 @@
 """An on-disk cache of embeddings, so an experiment's second run does no encoding.
 
-An entry is keyed by the encoder's ``id`` (model, version, pooling, truncation), a dataset id and
-the SHA-256 of the texts themselves, so a changed text, model or pooling never hits a stale entry.
-Entries are safetensors plus a JSON sidecar, written atomically. Long encodings are written in
-shards as they go: an interrupted run resumes from the last finished shard.
+An entry is keyed by the encoder's ``id`` (model, version, preprocessing) and the SHA-256 of the
+inputs themselves (texts, or an array's dtype, shape and bytes), so a changed input, model or
+preprocessing never hits a stale entry, and the same inputs asked for under another label share
+one entry. Entries are safetensors plus a JSON sidecar, written atomically. Long encodings are
+written in shards as they go: an interrupted run resumes from the last finished shard.
 
 An entry that is corrupt or whose metadata does not match what was asked for is recomputed with a
 warning, never loaded silently.
@@ -11,14 +12,14 @@ warning, never loaded silently.
 Examples
 --------
 >>> import numpy as np, tempfile
->>> class Lengths:  # any object with ``id``, ``dim`` and ``encode(texts, progress=...)``
+>>> class Lengths:  # any object with ``id``, ``dim`` and ``encode(inputs, progress=...)``
 ...     id, dim = "lengths@1", 1
 ...     def encode(self, texts, progress=True, description=None):
 ...         return np.array([[len(t)] for t in texts], dtype=np.float32)
 >>> cache = EmbeddingCache(tempfile.mkdtemp())
->>> cache.embed(Lengths(), ["a", "bcd"], dataset="demo", progress=False).ravel().tolist()
+>>> cache.embed(Lengths(), ["a", "bcd"], label="demo", progress=False).ravel().tolist()
 [1.0, 3.0]
->>> cache.embed(Lengths(), ["a", "bcd"], dataset="demo", progress=False).ravel().tolist()
+>>> cache.embed(Lengths(), ["a", "bcd"], label="other name", progress=False).ravel().tolist()
 [1.0, 3.0]
 >>> cache.hits, cache.misses
 (1, 1)
@@ -36,7 +37,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FORMAT_VERSION = 1
+__all__ = ["EmbeddingCache", "Encoder", "content_hash", "texts_hash"]
+
+FORMAT_VERSION = 2
 
 
 class Encoder(Protocol):
@@ -44,7 +47,7 @@ class Encoder(Protocol):
     dim: int
 
     def encode(
-        self, texts: Sequence[str], *, progress: bool = True, description: str | None = None
+        self, inputs: Any, *, progress: bool = True, description: str | None = None
     ) -> np.ndarray: ...
 
 
@@ -56,6 +59,23 @@ def texts_hash(texts: Sequence[str]) -> str:
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()
+
+
+def content_hash(inputs: Any) -> str:
+    """SHA-256 of what an encoder reads: texts (:func:`texts_hash`), or an array's dtype, shape
+    and values (so a reshaped or recast array is another input)."""
+    if isinstance(inputs, np.ndarray):
+        array = np.ascontiguousarray(inputs)
+        digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+        return "array:" + digest.hexdigest()
+    texts = list(inputs)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(
+            f"Input {bad} is a {type(texts[bad]).__name__}: the cache keys texts (str) or arrays."
+        )
+    return texts_hash(texts)
 
 
 def _slug(text: str) -> str:
@@ -86,56 +106,58 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
 
-    def path(self, encoder: Encoder, dataset: str, content_hash: str) -> Path:
-        """Where the entry for these texts lives."""
-        key = hashlib.sha256(f"{encoder.id}\0{dataset}\0{content_hash}".encode()).hexdigest()
-        return self.root / _slug(encoder.id) / f"{_slug(dataset)}-{key[:16]}.safetensors"
+    def path(self, encoder: Encoder, content: str) -> Path:
+        """Where the entry for these inputs (their :func:`content_hash`) lives."""
+        key = hashlib.sha256(f"{encoder.id}\0{content}".encode()).hexdigest()
+        return self.root / _slug(encoder.id) / f"{key[:24]}.safetensors"
 
     def embed(
         self,
         encoder: Encoder,
-        texts: Sequence[str],
+        inputs: Any,
         *,
-        dataset: str,
+        label: str = "",
         progress: bool = True,
     ) -> np.ndarray:
-        """``encoder.encode(texts)``, from disk when this exact request was computed before.
+        """``encoder.encode(inputs)``, from disk when the same inputs were encoded before.
 
         Parameters
         ----------
         encoder
             Anything with ``id``, ``dim`` and ``encode`` (see :mod:`relreps.encoders`).
-        texts
-            The texts, in order.
-        dataset
-            A readable name for the texts (part of the key and the file name).
+        inputs
+            Texts (a sequence of str) or an array (images), in order.
+        label
+            A readable name for the inputs, for progress bars and the entry's metadata; not part
+            of the key.
 
         Returns
         -------
-        numpy.ndarray of shape ``(len(texts), encoder.dim)``, float32.
+        numpy.ndarray of shape ``(len(inputs), encoder.dim)``, float32.
         """
         from relreps.io import save_tensors
 
-        texts = list(texts)
-        if not texts:
+        if not isinstance(inputs, np.ndarray):
+            inputs = list(inputs)
+        if len(inputs) == 0:
             return np.empty((0, encoder.dim), dtype=np.float32)
-        content = texts_hash(texts)
-        path = self.path(encoder, dataset, content)
-        expected = self._metadata(encoder, dataset, content, len(texts))
+        content = content_hash(inputs)
+        path = self.path(encoder, content)
+        expected = self._metadata(encoder, content, len(inputs))
         cached = self._load(path, expected)
         if cached is not None:
             self.hits += 1
             return cached
         self.misses += 1
         shards = []
-        n_shards = -(-len(texts) // self.shard_size)
+        n_shards = -(-len(inputs) // self.shard_size)
         for number in range(n_shards):
             part = path.with_name(f"{path.stem}.part{number:04d}.safetensors")
-            chunk = texts[number * self.shard_size : (number + 1) * self.shard_size]
+            chunk = inputs[number * self.shard_size : (number + 1) * self.shard_size]
             part_meta = {**expected, "n": len(chunk), "shard": number}
             vectors = self._load(part, part_meta)
             if vectors is None:
-                description = f"{encoder.id} on {dataset}"
+                description = f"{encoder.id} on {label or 'inputs'}"
                 if n_shards > 1:
                     description += f" ({number + 1}/{n_shards})"
                 vectors = np.asarray(
@@ -146,7 +168,7 @@ class EmbeddingCache:
                     save_tensors(part, _as_tensors(vectors), part_meta)
             shards.append(vectors)
         result = np.concatenate(shards)
-        save_tensors(path, _as_tensors(result), expected)
+        save_tensors(path, _as_tensors(result), {**expected, "label": label})
         for number in range(n_shards if n_shards > 1 else 0):
             part = path.with_name(f"{path.stem}.part{number:04d}.safetensors")
             part.unlink(missing_ok=True)
@@ -154,12 +176,11 @@ class EmbeddingCache:
         return result
 
     @staticmethod
-    def _metadata(encoder: Encoder, dataset: str, content: str, n: int) -> dict[str, Any]:
+    def _metadata(encoder: Encoder, content: str, n: int) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,
             "encoder": encoder.id,
-            "dataset": dataset,
-            "texts_sha256": content,
+            "content_sha256": content,
             "n": n,
             "dim": int(encoder.dim),
         }

@@ -9,6 +9,11 @@ from collections.abc import Sequence
 
 from relreps import __version__
 
+__all__ = [
+    "build_parser",
+    "main",
+]
+
 
 def _cmd_similarities(args: argparse.Namespace) -> int:
     from relreps.similarities import INVARIANCES, get_similarity, similarity_names
@@ -32,7 +37,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_project(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from relreps.anchors import select_anchors
     from relreps.blockwise import project_to_file
@@ -47,9 +51,7 @@ def _cmd_project(args: argparse.Namespace) -> int:
         info["anchors"] = {"file": str(args.anchors)}
     else:
         # Random rows of the input; the same as select_anchors(x, K, seed=S) on the data itself.
-        chosen = select_anchors(
-            np.broadcast_to(np.float32(0), (rows.n_rows, 1)), args.n_anchors, seed=args.seed
-        )
+        chosen = select_anchors(None, args.n_anchors, n_samples=rows.n_rows, seed=args.seed)
         anchors = rows.take(chosen.indices)
         info["anchors"] = {"rows": chosen.indices.tolist(), "strategy": "random", "seed": args.seed}
     run = project_to_file(
@@ -75,27 +77,22 @@ def _cmd_project(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from relreps.experiments import registry
+    import relreps.experiments as experiments
 
     if args.list or args.experiment is None:
-        for experiment in registry.experiments():
-            print(f"{experiment.name:20s} {experiment.summary}")
+        for name in experiments.names():
+            print(f"{name:20s} {experiments.get(name).summary}")
         if args.experiment is None and not args.list:
             print(
                 "\nRun one with: relreps reproduce NAME [--quick] (see relreps reproduce NAME -h)"
             )
         return 0
     try:
-        experiment = registry.get(args.experiment)
-    except KeyError as error:
-        parser.error(str(error.args[0]))
-    sub = argparse.ArgumentParser(
-        prog=f"relreps reproduce {experiment.name}", description=experiment.summary
-    )
-    experiment.add_arguments(sub)
-    options = sub.parse_args(args.rest)
-    options.arguments = list(args.rest)  # recorded in the report as the command to rerun
-    return int(experiment.run(options) or 0)
+        experiment = experiments.get(args.experiment)
+    except ValueError as error:
+        parser.error(str(error))
+    experiments.run_command(experiment.name, args.rest)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

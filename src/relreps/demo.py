@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "run_demo",
+]
+
 
 def run_demo(seed: int = 0) -> dict[str, float]:
     from scipy.stats import special_ortho_group

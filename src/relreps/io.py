@@ -16,6 +16,20 @@ from typing import Any
 
 import torch
 
+__all__ = [
+    "atomic_path",
+    "json_default",
+    "load_tensors",
+    "metadata_path",
+    "read_json",
+    "save_tensors",
+    "sha256_array",
+    "sha256_files",
+    "short_hash",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -42,7 +56,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     write_text_atomic(
-        path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
+        path, json.dumps(data, indent=2, sort_keys=False, default=json_default) + "\n"
     )
 
 
@@ -56,7 +70,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from None
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, Path):
@@ -123,5 +137,5 @@ def sha256_array(array: Any) -> str:
 
 def short_hash(data: Any) -> str:
     """A short stable hash of JSON-serialisable ``data`` (for cache keys)."""
-    text = json.dumps(data, sort_keys=True, default=_json_default)
+    text = json.dumps(data, sort_keys=True, default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,33 +1,50 @@
 """Measures of similarity between two row-aligned latent spaces (the same samples in both).
 
-Each measure is registered with the transformations it is invariant to when they are applied to
-*one* of the two spaces (the other unchanged), from the same vocabulary as the similarities
-(``orthogonal``, ``isotropic_scaling``, ``translation``, ``permutation``). The declarations are
-tested both ways in ``tests/test_measures.py``.
+Measures compare spaces; metrics score models. Each measure is registered with the
+transformations it is invariant to when they are applied to *one* of the two spaces (the other
+unchanged), in the vocabulary of :mod:`relreps.invariances`; the declarations are checked both
+ways by :func:`relreps.invariances.check_measure`, which the test suite runs on every registered
+measure.
 
 Neighbourhood measures (``jaccard_at_k``, ``cross_jaccard_at_k``, ``mrr_at_k``,
-``mutual_knn_at_k``) use exact cosine
-top-k neighbours computed tile by tile, so memory stays bounded (``chunk_size``, or the default
-budget of :data:`DEFAULT_MEMORY_BUDGET` bytes for one tile of similarities); neighbours within one
-space compute only the tiles on and above the diagonal. ``backend="faiss"`` uses faiss's exact
-``IndexFlatIP`` instead when faiss is installed.
+``mutual_knn_at_k``) use the exact cosine neighbours of :func:`relreps.neighbours.top_k`, in
+bounded memory. ``linear_cka`` and ``mean_cosine`` accumulate sums over row blocks of about
+``memory`` bytes, so numpy memmaps and Dask arrays larger than memory stream through them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor, check_finite, is_dask, kind_of
-from relreps.similarities import INVARIANCES
+from relreps._backend import Array, as_tensor, is_dask, release_pages, unit_rows
+from relreps._checks import check_finite, check_int, check_same_kind, parse_memory
+from relreps._registry import Registry
+from relreps.invariances import INVARIANCES
+from relreps.neighbours import DEFAULT_MEMORY, Backend, top_k
 
-Backend = Literal["torch", "faiss"]
-DEFAULT_MEMORY_BUDGET = 128 * 2**20  # bytes for one tile of similarities
+__all__ = [
+    "MEASURES",
+    "Measure",
+    "NeighbourhoodAgreement",
+    "cross_jaccard_at_k",
+    "get_measure",
+    "jaccard_at_k",
+    "linear_cka",
+    "mean_cosine",
+    "measure_names",
+    "mrr_at_k",
+    "mutual_knn_at_k",
+    "neighbourhood_agreement",
+    "rbf_cka",
+    "register_measure",
+]
+
+Memory = int | str | None
 
 
 # --- registry ----------------------------------------------------------------------------------
@@ -42,19 +59,46 @@ class Measure:
     invariances: frozenset[str]
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if not callable(self.function):
+            raise TypeError(f"The measure function for {self.name!r} must be callable.")
+        invariances = frozenset(self.invariances)
+        unknown = invariances - INVARIANCES
+        if unknown:
+            raise ValueError(
+                f"Unknown invariance(s) {sorted(unknown)} for measure {self.name!r}; "
+                f"valid names are {sorted(INVARIANCES)}."
+            )
+        object.__setattr__(self, "invariances", invariances)
+
     def __call__(self, x: Array, y: Array, **kwargs) -> float:
         return self.function(x, y, **kwargs)
 
 
-_MEASURES: dict[str, Measure] = {}
+#: Every measure by name.
+MEASURES: Registry[Measure] = Registry(
+    "measure", hint="Register your own with relreps.measures.register_measure."
+)
+
+
+def register_measure(
+    name: str,
+    function: Callable[..., float],
+    invariances: Iterable[str] = (),
+    *,
+    description: str = "",
+    overwrite: bool = False,
+) -> Measure:
+    """Register ``function(x, y, **options) -> float`` under ``name``, with the
+    transformations of one space it is invariant to (check them with
+    :func:`relreps.invariances.check_measure`)."""
+    entry = Measure(name, function, frozenset(invariances), description)
+    return MEASURES.add(name, entry, overwrite=overwrite)
 
 
 def _register(name: str, invariances: Iterable[str], description: str):
-    invariances = frozenset(invariances)
-    assert invariances <= INVARIANCES, invariances
-
     def decorate(function):
-        _MEASURES[name] = Measure(name, function, invariances, description)
+        register_measure(name, function, invariances, description=description)
         return function
 
     return decorate
@@ -62,15 +106,12 @@ def _register(name: str, invariances: Iterable[str], description: str):
 
 def measure_names() -> tuple[str, ...]:
     """Names of the registered measures, sorted."""
-    return tuple(sorted(_MEASURES))
+    return MEASURES.names()
 
 
 def get_measure(name: str) -> Measure:
     """The registered :class:`Measure` called ``name``."""
-    try:
-        return _MEASURES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"Unknown measure {name!r}; valid names are {measure_names()}.") from None
+    return MEASURES.get(name)
 
 
 # --- input handling ----------------------------------------------------------------------------
@@ -79,9 +120,8 @@ def get_measure(name: str) -> Measure:
 def _paired(x: Array, y: Array, name: str, same_dim: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Both spaces as tensors of one dtype, validated. Dask inputs are computed into memory:
     exact neighbours need every row of the space they search."""
-    x, y = (v.compute() if is_dask(v) else v for v in (x, y))
-    if kind_of(x) != kind_of(y):
-        raise TypeError(f"{name}: pass x and y both as numpy arrays or both as torch tensors.")
+    x, y = (np.asarray(v) if is_dask(v) else v for v in (x, y))
+    check_same_kind(x, y)
     xt, _ = as_tensor(x, "x")
     yt, _ = as_tensor(y, "y")
     _check_pair_shapes(tuple(xt.shape), tuple(yt.shape), name, same_dim)
@@ -97,32 +137,22 @@ def _block_sums(
     y: Any,
     name: str,
     same_dim: bool,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory: Memory = None,
 ) -> tuple[tuple[torch.Tensor, ...], int]:
     """``sum(partial(x_block, y_block))`` over aligned row blocks, and the number of rows.
 
     Numpy arrays (memmaps included: the pages of each block are released after use), torch
-    tensors and Dask arrays (blocks computed in parallel on the current scheduler) all stream
-    through blocks of about ``memory_budget`` bytes, so the inputs never need to fit in memory.
+    tensors and Dask arrays (see :func:`_lazy_block_sums`) all stream through blocks of about
+    ``memory`` bytes, so the inputs never need to fit in memory.
     """
     if is_dask(x) or is_dask(y):
-        from relreps import dask_arrays
-
-        da = dask_arrays.require_dask().array
-        x, y = (v if is_dask(v) else da.from_array(np.asarray(v)) for v in (x, y))
-        _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
-
-        def block(xb, yb):
-            return partial(*_finite_block(xb, yb, 0))
-
-        return dask_arrays.block_sums(block, x, y), int(x.shape[0])
-    if kind_of(x) != kind_of(y):
-        raise TypeError(f"{name}: pass x and y both as numpy arrays or both as torch tensors.")
+        return _lazy_block_sums(partial, x, y, name, same_dim)
+    check_same_kind(x, y)
     x, y = _with_shape(x), _with_shape(y)
     _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
     n = int(x.shape[0])
     # About two float64 copies of a block of rows of x and y fit in the budget.
-    rows = max(1, memory_budget // (8 * 2 * (int(x.shape[1]) + int(y.shape[1]))))
+    rows = max(1, _budget(memory) // (8 * 2 * (int(x.shape[1]) + int(y.shape[1]))))
     totals = None
     with torch.no_grad():
         for start in range(0, n, rows):
@@ -133,10 +163,62 @@ def _block_sums(
             )
             for view in (xb, yb):
                 if isinstance(view, np.memmap):
-                    from relreps.storage import release_pages
-
                     release_pages(view)
     return totals, n
+
+
+def _lazy_block_sums(
+    partial: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]],
+    x: Any,
+    y: Any,
+    name: str,
+    same_dim: bool,
+) -> tuple[tuple[torch.Tensor, ...], int]:
+    """:func:`_block_sums` when ``x`` or ``y`` is a Dask array: one task per row chunk of the
+    Dask one (the other is sliced to match), each returning its partial sums flattened into one
+    float64 row, summed on the current scheduler. Only the array's own methods are used: nothing
+    here imports dask."""
+    x, y = _with_shape(x), _with_shape(y)
+    _check_pair_shapes(tuple(x.shape), tuple(y.shape), name, same_dim)
+    lead_is_x = is_dask(x)
+    lead = (x if lead_is_x else y).rechunk({1: -1})
+    other = y if lead_is_x else x
+    extra = ()
+    if is_dask(other):
+        extra = (other.rechunk({0: lead.chunks[0], 1: -1}),)
+    with torch.no_grad():  # the shapes of the partial sums, from one row of zeros
+        probe = partial(
+            torch.zeros(1, int(x.shape[1]), dtype=torch.float64),
+            torch.zeros(1, int(y.shape[1]), dtype=torch.float64),
+        )
+    shapes = [tuple(p.shape) for p in probe]
+    sizes = [int(np.prod(shape)) for shape in shapes]
+
+    def block(lead_block, *others, block_info=None):
+        start, stop = block_info[0]["array-location"][0]
+        other_block = others[0] if others else np.asarray(other[start:stop])
+        xb, yb = (lead_block, other_block) if lead_is_x else (other_block, lead_block)
+        with torch.no_grad():
+            parts = partial(*_finite_block(xb, yb, start))
+        flat = [torch.as_tensor(p).reshape(-1).double().numpy() for p in parts]
+        return np.concatenate(flat)[None, :]
+
+    sums = lead.map_blocks(
+        block,
+        *extra,
+        chunks=((1,) * len(lead.chunks[0]), (sum(sizes),)),
+        dtype=np.float64,
+        meta=np.empty((0, 0), dtype=np.float64),
+    )
+    flat = torch.from_numpy(np.asarray(sums.sum(axis=0)))  # computes, in parallel
+    totals = tuple(
+        part.reshape(shape) for part, shape in zip(flat.split(sizes), shapes, strict=True)
+    )
+    return totals, int(x.shape[0])
+
+
+def _budget(memory: Memory) -> int:
+    return DEFAULT_MEMORY if memory is None else parse_memory(memory)
 
 
 def _with_shape(value: Any) -> Any:
@@ -172,242 +254,13 @@ def _check_pair_shapes(xs: tuple, ys: tuple, name: str, same_dim: bool) -> None:
 
 def _check_k(k: int, n: int, exclude_self: bool, name: str) -> None:
     limit = n - 1 if exclude_self else n
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
-        raise ValueError(
-            f"{name}: k must be an int between 1 and {limit} (the number of "
-            f"{'other ' if exclude_self else ''}samples), got {k!r}."
-        )
+    other = "other " if exclude_self else ""
+    check_int(k, f"{name}: k", minimum=1, maximum=limit, why=f" (the number of {other}samples)")
 
 
-def _unit_rows(x: torch.Tensor) -> torch.Tensor:
-    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
-    return x / torch.where(norms > 0, norms, torch.ones_like(norms))
-
-
-# --- exact top-k -------------------------------------------------------------------------------
-
-
-def cosine_top_k(
-    queries: Array,
-    keys: Array,
-    k: int,
-    *,
-    exclude_self: bool = False,
-    chunk_size: int | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    backend: Backend = "torch",
-) -> torch.Tensor:
-    """Indices of the ``k`` keys most cosine-similar to each query, best first, ``(n, k)``.
-
-    Exact. ``exclude_self`` (queries and keys are the same rows) drops each query's own row.
-    The torch backend computes the similarities tile by tile, each tile at most
-    ``memory_budget`` bytes (or ``chunk_size`` rows per tile when given), and keeps a running
-    top-k per query. When the queries are the keys (the same array, or equal rows with
-    ``exclude_self``) the similarity matrix is symmetric: only the tiles on and above the
-    diagonal are computed, and each serves the rows of both its blocks, which halves the work.
-    ``backend="faiss"`` uses ``faiss.IndexFlatIP``. Equal similarities may be returned in another
-    order than a full sort would give.
-    """
-    q, _ = as_tensor(queries, "queries")
-    keys_t, _ = as_tensor(keys, "keys")
-    q, keys_t = q.detach(), keys_t.detach()
-    n, n_keys = q.shape[0], keys_t.shape[0]
-    if exclude_self and n != n_keys:
-        raise ValueError("exclude_self needs queries and keys to be the same rows.")
-    _check_k(k, n_keys, exclude_self, "cosine_top_k")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive int (rows per tile), got {chunk_size!r}.")
-    if backend == "faiss":
-        return _faiss_top_k(q, keys_t, k, exclude_self)
-    if backend != "torch":
-        raise ValueError(f"backend must be 'torch' or 'faiss', got {backend!r}.")
-    with torch.no_grad():
-        if _same_rows(q, keys_t, exclude_self):
-            # Tiles of a quarter of the rows or less (10 of the 16 tiles are computed), as
-            # large as the budget allows; below 1,024 rows one tile does it all.
-            side = chunk_size or min(
-                max(1, math.isqrt(memory_budget // q.element_size())), max(1024, -(-n // 4))
-            )
-            return _symmetric_top_k(_unit_rows(q), k, exclude_self, min(side, n))
-        if chunk_size is not None:
-            rows, cols = chunk_size, n_keys
-        else:
-            rows, cols = _tile_shape(n, n_keys, memory_budget // q.element_size())
-        return _tiled_top_k(q, _unit_rows(keys_t), k, exclude_self, rows, cols)
-
-
-def _same_rows(q: torch.Tensor, keys: torch.Tensor, exclude_self: bool) -> bool:
-    """Whether ``q`` and ``keys`` hold the same rows (checked by value only under
-    ``exclude_self``, which already asserts it; the check costs one pass over the data)."""
-    if q.shape != keys.shape or q.dtype != keys.dtype or q.device != keys.device:
-        return False
-    if q.data_ptr() == keys.data_ptr() and q.stride() == keys.stride():
-        return True
-    return exclude_self and bool(torch.equal(q, keys))
-
-
-def _tile_shape(n: int, n_keys: int, elements: int) -> tuple[int, int]:
-    """Query rows and key columns of one similarity tile of at most ``elements`` entries: all
-    keys at once while that leaves room for a few hundred queries (one pass, no merging), else
-    square-ish tiles, since a matrix product with few rows re-reads every key for little work."""
-    elements = max(1, elements)
-    if elements // n_keys >= min(n, 512):
-        return min(n, elements // n_keys), n_keys
-    side = max(1, math.isqrt(elements))
-    return min(n, side), max(1, min(n_keys, elements // min(n, side)))
-
-
-def _merge_top_k(
-    values: torch.Tensor,
-    indices: torch.Tensor,
-    rows: slice,
-    new_values: torch.Tensor,
-    new_indices: torch.Tensor,
-) -> None:
-    """Fold candidates into the running top-k of ``rows`` (best first), in place."""
-    k = values.shape[1]
-    both = torch.cat([values[rows], new_values], dim=1)
-    best = both.topk(k, dim=1)
-    indices[rows] = torch.cat([indices[rows], new_indices], dim=1).gather(1, best.indices)
-    values[rows] = best.values
-
-
-def _running_state(n: int, k: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    values = torch.full((n, k), -float("inf"), dtype=like.dtype, device=like.device)
-    return values, torch.zeros((n, k), dtype=torch.long, device=like.device)
-
-
-def _similarity_tile(a: torch.Tensor, b: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
-    """``a @ b.T`` written into the front of ``buffer``, one reused allocation: a fresh one per
-    tile costs page faults that are a sizeable share of the matmul's own time on CPU."""
-    shape = (a.shape[0], b.shape[0])
-    return torch.mm(a, b.T, out=buffer[: shape[0] * shape[1]].view(shape))
-
-
-def _tiled_top_k(
-    q: torch.Tensor, unit_keys: torch.Tensor, k: int, exclude_self: bool, rows: int, cols: int
-) -> torch.Tensor:
-    """Top-k of each query among the unit keys; queries are normalised a row chunk at a time,
-    so no normalised copy of all of them is made."""
-    n, n_keys = q.shape[0], unit_keys.shape[0]
-    rows, cols = min(rows, n), min(cols, n_keys)
-    buffer = torch.empty(rows * cols, dtype=q.dtype, device=q.device)
-    values, indices = _running_state(n, k, q)
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        chunk = _unit_rows(q[start:stop])
-        for first in range(0, n_keys, cols):
-            last = min(first + cols, n_keys)
-            tile = _similarity_tile(chunk, unit_keys[first:last], buffer)
-            if exclude_self:
-                _mask_self(tile, start, first)
-            found = _row_top_k(tile, min(k, tile.shape[1]))
-            _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
-    return indices
-
-
-def _symmetric_top_k(unit: torch.Tensor, k: int, exclude_self: bool, side: int) -> torch.Tensor:
-    """Top-k of each row of ``unit @ unit.T`` from the tiles on and above the diagonal: a tile
-    gives its row block candidates along its rows and its column block candidates along its
-    columns (the tile below the diagonal is its transpose)."""
-    n = unit.shape[0]
-    values, indices = _running_state(n, k, unit)
-    buffer = torch.empty(side * side, dtype=unit.dtype, device=unit.device)
-    for start in range(0, n, side):
-        stop = min(start + side, n)
-        for first in range(start, n, side):
-            last = min(first + side, n)
-            tile = _similarity_tile(unit[start:stop], unit[first:last], buffer)
-            if exclude_self and first == start:
-                _mask_self(tile, start, first)
-            found = _row_top_k(tile, min(k, tile.shape[1]))
-            _merge_top_k(values, indices, slice(start, stop), tile.gather(1, found), found + first)
-            if first != start:
-                found = _column_top_k(tile, min(k, tile.shape[0]))
-                _merge_top_k(
-                    values, indices, slice(first, last), tile.gather(0, found.T).T, found + start
-                )
-    return indices
-
-
-def _mask_self(tile: torch.Tensor, start: int, first: int) -> None:
-    """Set the entries of ``tile`` (rows from ``start``, columns from ``first``) that compare a
-    row with itself to -inf."""
-    lo, hi = max(start, first), min(start + tile.shape[0], first + tile.shape[1])
-    if lo < hi:
-        own = torch.arange(lo, hi, device=tile.device)
-        tile[own - start, own - first] = -float("inf")
-
-
-def _row_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
-    """``block.topk(k, dim=1).indices`` for a wide block, reading it about once.
-
-    The columns are split into ``m = n // groups`` strided groups (group ``j`` holds columns
-    ``j, j + m, j + 2m, ...``); one elementwise-max pass gives every group's maximum. An element
-    of a row's top k lies in one of the k groups with the largest maxima (otherwise k larger
-    maxima, i.e. k larger elements, would exist), so the top k of those ``k * groups``
-    candidates, plus the ``n - groups * m`` leftover columns, is the answer. Equal values may be
-    returned in another order than ``torch.topk`` would.
-    """
-    rows, n = block.shape
-    m = n // groups
-    if m < 4 * k or block.is_cuda:  # narrow blocks, or a GPU: topk itself is fast there
-        return block.topk(k, dim=1).indices
-    maxima = block[:, : groups * m].view(rows, groups, m).amax(dim=1)
-    best_groups = maxima.topk(k, dim=1, sorted=False).indices
-    offsets = m * torch.arange(groups, device=block.device)
-    columns = (best_groups.unsqueeze(2) + offsets).reshape(rows, k * groups)
-    if n > groups * m:
-        leftover = torch.arange(groups * m, n, device=block.device)
-        columns = torch.cat([columns, leftover.expand(rows, -1)], dim=1)
-    best = block.gather(1, columns).topk(k, dim=1).indices
-    return columns.gather(1, best)
-
-
-def _column_top_k(block: torch.Tensor, k: int, groups: int = 16) -> torch.Tensor:
-    """``block.topk(k, dim=0).indices.T``, ``(columns, k)``: :func:`_row_top_k` along the other
-    axis. Rows form ``m = n // groups`` strided groups; one elementwise max over ``groups``
-    contiguous slabs of rows gives every group's maximum per column."""
-    n, cols = block.shape
-    m = n // groups
-    if m < 4 * k or block.is_cuda:
-        return block.topk(k, dim=0).indices.T
-    maxima = block[: groups * m].view(groups, m, cols).amax(dim=0)
-    best_groups = maxima.topk(k, dim=0, sorted=False).indices
-    offsets = m * torch.arange(groups, device=block.device).view(groups, 1, 1)
-    candidates = (best_groups.unsqueeze(0) + offsets).reshape(groups * k, cols)
-    if n > groups * m:
-        leftover = torch.arange(groups * m, n, device=block.device).unsqueeze(1)
-        candidates = torch.cat([candidates, leftover.expand(-1, cols)], dim=0)
-    best = block.gather(0, candidates).topk(k, dim=0).indices
-    return candidates.gather(0, best).T
-
-
-def _faiss_top_k(q: torch.Tensor, keys: torch.Tensor, k: int, exclude_self: bool) -> torch.Tensor:
-    try:
-        import faiss
-    except ImportError:
-        raise ImportError(
-            "backend='faiss' needs faiss: pip install faiss-cpu (or 'relreps[faiss]')."
-        ) from None
-    import numpy as np
-
-    unit_keys = np.ascontiguousarray(_unit_rows(keys.float().cpu()).numpy())
-    unit_q = np.ascontiguousarray(_unit_rows(q.float().cpu()).numpy())
-    index = faiss.IndexFlatIP(unit_keys.shape[1])
-    index.add(unit_keys)
-    _, found = index.search(unit_q, k + 1 if exclude_self else k)
-    found = torch.from_numpy(found)
-    if exclude_self:
-        own = found == torch.arange(len(found)).unsqueeze(1)
-        # Drop each row's own index (or, if faiss ranked it below k, the last one).
-        drop = torch.where(own.any(1), own.float().argmax(1), torch.full((len(found),), k))
-        keep = torch.ones_like(found, dtype=torch.bool)
-        keep[torch.arange(len(found)), drop] = False
-        found = found[keep].reshape(len(found), k)
-    return found.to(q.device)
+def _neighbours(queries: torch.Tensor, keys: torch.Tensor, k: int, **options: Any) -> torch.Tensor:
+    """Indices of each query's ``k`` nearest keys by cosine (:func:`~relreps.neighbours.top_k`)."""
+    return top_k(queries, keys, k, **options).indices
 
 
 def _overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -426,6 +279,7 @@ def jaccard_at_k(
     y: Array,
     k: int = 10,
     *,
+    memory: Memory = None,
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> float:
@@ -443,8 +297,9 @@ def jaccard_at_k(
     """
     xt, yt = _paired(x, y, "jaccard_at_k", same_dim=False)
     _check_k(k, xt.shape[0], True, "jaccard_at_k")
-    a = cosine_top_k(xt, xt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
-    b = cosine_top_k(yt, yt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
+    options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
+    a = _neighbours(xt, xt, k, exclude_self=True, **options)
+    b = _neighbours(yt, yt, k, exclude_self=True, **options)
     return _jaccard_of_sets(a, b, k)
 
 
@@ -454,6 +309,7 @@ def mutual_knn_at_k(
     y: Array,
     k: int = 10,
     *,
+    memory: Memory = None,
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> float:
@@ -462,8 +318,9 @@ def mutual_knn_at_k(
     """
     xt, yt = _paired(x, y, "mutual_knn_at_k", same_dim=False)
     _check_k(k, xt.shape[0], True, "mutual_knn_at_k")
-    a = cosine_top_k(xt, xt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
-    b = cosine_top_k(yt, yt, k, exclude_self=True, chunk_size=chunk_size, backend=backend)
+    options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
+    a = _neighbours(xt, xt, k, exclude_self=True, **options)
+    b = _neighbours(yt, yt, k, exclude_self=True, **options)
     return float(_overlap(a, b).double().mean() / k)
 
 
@@ -473,6 +330,7 @@ def mrr_at_k(
     y: Array,
     k: int = 10,
     *,
+    memory: Memory = None,
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> float:
@@ -492,7 +350,7 @@ def mrr_at_k(
     """
     xt, yt = _paired(x, y, "mrr_at_k", same_dim=True)
     _check_k(k, xt.shape[0], False, "mrr_at_k")
-    found = cosine_top_k(xt, yt, k, chunk_size=chunk_size, backend=backend)
+    found = _neighbours(xt, yt, k, memory=memory, chunk_size=chunk_size, backend=backend)
     return _mrr_from(found, (k,))[k]
 
 
@@ -518,6 +376,7 @@ def cross_jaccard_at_k(
     y: Array,
     k: int = 10,
     *,
+    memory: Memory = None,
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> float:
@@ -540,16 +399,16 @@ def cross_jaccard_at_k(
     """
     xt, yt = _paired(x, y, "cross_jaccard_at_k", same_dim=True)
     _check_k(k, xt.shape[0], False, "cross_jaccard_at_k")
-    options = {"chunk_size": chunk_size, "backend": backend}
+    options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
     if k > 1:
-        others = cosine_top_k(xt, xt, k - 1, exclude_self=True, **options)
+        others = _neighbours(xt, xt, k - 1, exclude_self=True, **options)
     else:
         others = torch.empty((xt.shape[0], 0), dtype=torch.long, device=xt.device)
-    return _jaccard_of_sets(_with_self(others, k), cosine_top_k(xt, yt, k, **options), k)
+    return _jaccard_of_sets(_with_self(others, k), _neighbours(xt, yt, k, **options), k)
 
 
 @_register("mean_cosine", {"isotropic_scaling"}, "mean of cos(x[i], y[i])")
-def mean_cosine(x: Array, y: Array, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> float:
+def mean_cosine(x: Array, y: Array, *, memory: Memory = None) -> float:
     """Mean over rows of ``cos(x[i], y[i])``; zero rows count as cosine 0.
 
     Parameters
@@ -557,8 +416,8 @@ def mean_cosine(x: Array, y: Array, *, memory_budget: int = DEFAULT_MEMORY_BUDGE
     x, y
         Two spaces over the same samples, shape ``(n, d)`` each (numpy or torch, same kind;
         numpy memmaps and Dask arrays are read in row blocks).
-    memory_budget
-        Bytes of working memory for one row block.
+    memory
+        Working memory for one row block: bytes or a size such as ``"256MB"``.
 
     Returns
     -------
@@ -575,9 +434,9 @@ def mean_cosine(x: Array, y: Array, *, memory_budget: int = DEFAULT_MEMORY_BUDGE
     """
 
     def partial(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor]:
-        return ((_unit_rows(xb) * _unit_rows(yb)).sum(1).double().sum(),)
+        return ((unit_rows(xb) * unit_rows(yb)).sum(1).double().sum(),)
 
-    (total,), n = _block_sums(partial, x, y, "mean_cosine", True, memory_budget)
+    (total,), n = _block_sums(partial, x, y, "mean_cosine", True, memory)
     return float(total / n)
 
 
@@ -587,9 +446,7 @@ _ALL = INVARIANCES
 
 
 @_register("linear_cka", _ALL, "linear centred kernel alignment (feature-space form)")
-def linear_cka(
-    x: Array, y: Array, *, unbiased: bool = False, memory_budget: int = DEFAULT_MEMORY_BUDGET
-) -> float:
+def linear_cka(x: Array, y: Array, *, unbiased: bool = False, memory: Memory = None) -> float:
     """Linear CKA (Kornblith et al., 2019) in its feature-space form.
 
     ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` on column-centred ``x`` ``(n, d1)`` and
@@ -597,7 +454,7 @@ def linear_cka(
     scales to hundreds of thousands of samples. ``unbiased=True`` uses the unbiased HSIC
     estimator (Song et al., 2012), expanded so that it too needs no Gram matrix.
 
-    The sums are accumulated over row blocks of about ``memory_budget`` bytes, so ``x`` and
+    The sums are accumulated over row blocks of about ``memory`` bytes, so ``x`` and
     ``y`` may be numpy memmaps or Dask arrays larger than memory (Dask blocks run in parallel on
     the current scheduler); the result equals the in-memory one to rounding.
 
@@ -620,7 +477,7 @@ def linear_cka(
         y,
         "linear_cka",
         False,
-        memory_budget,
+        memory,
     )
     s = dict(zip(_CKA_FIELDS, stats, strict=True))
     hsic = _hsic_unbiased if unbiased else _hsic_biased
@@ -678,7 +535,7 @@ def _first_block_means(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor] | No
     means = []
     for value in (x, y):
         head = value[:rows]
-        head = head.compute() if is_dask(head) else head
+        head = np.asarray(head) if is_dask(head) else head
         tensor, _ = as_tensor(head, "x")
         if tensor.ndim != 2:
             return None  # reported by _block_sums
@@ -696,12 +553,12 @@ def rbf_cka(
     *,
     bandwidth: float = 1.0,
     chunk_size: int | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory: Memory = None,
 ) -> float:
     """CKA with Gaussian kernels, each space's bandwidth ``bandwidth`` x its median distance.
 
     The ``(n, n)`` kernels are never held whole: row blocks of ``chunk_size`` rows (chosen to fit
-    ``memory_budget`` bytes when not given) accumulate the three centred-HSIC terms. O(n^2 d)
+    ``memory`` bytes when not given) accumulate the three centred-HSIC terms. O(n^2 d)
     time. The median distance is taken over at most 2,000 rows (exact for smaller inputs).
     """
     xt, yt = _paired(x, y, "rbf_cka", same_dim=False)
@@ -710,7 +567,7 @@ def rbf_cka(
     if n < 2:
         raise ValueError("rbf_cka needs at least 2 samples.")
     if chunk_size is None:
-        chunk_size = max(1, memory_budget // (2 * 8 * n))
+        chunk_size = max(1, _budget(memory) // (2 * 8 * n))
     with torch.no_grad():
         gx = _median_distance(xt) * bandwidth
         gy = _median_distance(yt) * bandwidth
@@ -779,6 +636,7 @@ def neighbourhood_agreement(
     y: Array,
     ks: tuple[int, ...] = (5, 10),
     *,
+    memory: Memory = None,
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> NeighbourhoodAgreement:
@@ -792,15 +650,15 @@ def neighbourhood_agreement(
     ks = tuple(sorted(set(ks)))
     top = ks[-1]
     _check_k(top, xt.shape[0], True, "neighbourhood_agreement")
-    options = {"chunk_size": chunk_size, "backend": backend}
-    a = cosine_top_k(xt, xt, top, exclude_self=True, **options)
-    b = cosine_top_k(yt, yt, top, exclude_self=True, **options)
+    options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
+    a = _neighbours(xt, xt, top, exclude_self=True, **options)
+    b = _neighbours(yt, yt, top, exclude_self=True, **options)
     jaccard = {k: _jaccard_of_sets(a[:, :k], b[:, :k], k) for k in ks}
     mutual = {k: float(_overlap(a[:, :k], b[:, :k]).double().mean() / k) for k in ks}
     if xt.shape[1] != yt.shape[1]:
         return NeighbourhoodAgreement(ks, jaccard, mutual, None, None)
-    xy = cosine_top_k(xt, yt, top, **options)
-    yx = cosine_top_k(yt, xt, top, **options)
+    xy = _neighbours(xt, yt, top, **options)
+    yx = _neighbours(yt, xt, top, **options)
     return NeighbourhoodAgreement(
         ks,
         jaccard,

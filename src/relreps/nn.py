@@ -11,6 +11,12 @@ from torch.nn import functional as F
 from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
 
+__all__ = [
+    "OUTPUT_NORMS",
+    "RelativeProjection",
+]
+
+
 OutputNorm = Literal["l2", "layernorm", "batchnorm"] | None
 OUTPUT_NORMS = (None, "l2", "layernorm", "batchnorm")
 

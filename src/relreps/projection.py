@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor, check_finite, is_dask, kind_of, restore
+from relreps._backend import Array, as_tensor, is_dask, restore
+from relreps._checks import check_choice, check_finite, check_same_kind
 from relreps.similarities import Similarity, get_similarity
+
+__all__ = ["CENTER_OPTIONS", "Center", "relative_projection"]
 
 Center = Literal["anchors"] | None
 CENTER_OPTIONS = (None, "anchors")
@@ -67,17 +71,10 @@ def relative_projection(
     ((5, 3), True)
     """
     sim = get_similarity(similarity)
-    if center not in CENTER_OPTIONS:
-        raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
+    check_choice(center, "center", CENTER_OPTIONS)
     if is_dask(x):
-        from relreps import dask_arrays
-
-        return dask_arrays.relative_projection(x, anchors, sim, center=center)
-    if kind_of(x) != kind_of(anchors):
-        raise TypeError(
-            f"x is a {_kind_name(x)} but anchors is a {_kind_name(anchors)}: pass both as numpy "
-            "arrays or both as torch tensors (e.g. torch.from_numpy(anchors))."
-        )
+        return _lazy_projection(x, anchors, sim, center)
+    check_same_kind(x, anchors, ("x", "anchors"))
     xt, kind = as_tensor(x, "x")
     at, _ = as_tensor(anchors, "anchors")
     _check_shapes(xt, at)
@@ -107,11 +104,33 @@ def relative_projection(
     return restore(out, kind)
 
 
-def _kind_name(value: object) -> str:
-    return "torch.Tensor" if isinstance(value, torch.Tensor) else "numpy array"
+def _lazy_projection(x: Any, anchors: Any, similarity: Similarity, center: Center) -> Any:
+    """A lazy projection of a Dask array ``(n, d)``: each row chunk projected on its own (columns
+    merged into one chunk first), so the result keeps ``x``'s row chunks. Uses only the array's
+    own methods: nothing here imports dask."""
+    if isinstance(anchors, torch.Tensor):
+        raise TypeError(
+            "x is a Dask array but anchors is a torch.Tensor: pass the anchors as a numpy array."
+        )
+    anchors = np.asarray(anchors)  # computes Dask anchors
+    if len(x.shape) != 2:
+        raise ValueError(f"A Dask x must be 2-D (n_samples, dim), got shape {x.shape}.")
+    at, _ = as_tensor(anchors, "anchors")
+    _check_shapes(torch.empty((0, x.shape[1])), at, check_empty=False)
+    check_finite(at, "anchors")
+    dtype = np.result_type(x.dtype, anchors.dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    x = x.rechunk({1: -1})
+    return x.map_blocks(
+        lambda block: relative_projection(block, anchors, similarity, center=center),
+        chunks=(x.chunks[0], (anchors.shape[0],)),
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
+    )
 
 
-def _check_shapes(x: torch.Tensor, anchors: torch.Tensor) -> None:
+def _check_shapes(x: torch.Tensor, anchors: torch.Tensor, *, check_empty: bool = True) -> None:
     if anchors.ndim != 2:
         raise ValueError(
             f"anchors must be 2-D (n_anchors, dim), got shape {tuple(anchors.shape)}. "
@@ -121,7 +140,7 @@ def _check_shapes(x: torch.Tensor, anchors: torch.Tensor) -> None:
         raise ValueError("anchors is empty (0 anchors): select at least one anchor.")
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension (..., dim), got a scalar.")
-    if x.numel() == 0:
+    if check_empty and x.numel() == 0:
         raise ValueError(f"x is empty (shape {tuple(x.shape)}): nothing to project.")
     if x.shape[-1] != anchors.shape[-1]:
         raise ValueError(

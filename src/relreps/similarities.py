@@ -2,20 +2,10 @@
 
 A similarity maps ``x`` of shape ``(n, d)`` and ``anchors`` of shape ``(k, d)`` (both torch
 tensors of one dtype and device, already validated) to ``(n, k)``. Each one declares which
-transformations of the latent space, applied to samples and anchors together, leave its output
-unchanged. The declarations are tested both ways: every declared invariance holds and every
-undeclared one fails on generic data (``tests/test_similarities.py``).
-
-The vocabulary of transformations:
-
-``orthogonal``
-    ``x -> x @ Q`` for an orthogonal ``Q`` (rotations and reflections).
-``isotropic_scaling``
-    ``x -> s * x`` for a scalar ``s > 0``.
-``translation``
-    ``x -> x + t`` for a vector ``t``.
-``permutation``
-    ``x -> x[:, p]``, a permutation of the latent coordinates.
+transformations of the latent space (the vocabulary of :mod:`relreps.invariances`), applied to
+samples and anchors together, leave its output unchanged. The declarations are checked both ways
+by :func:`relreps.invariances.check_similarity`, which the test suite runs on every registered
+similarity.
 """
 
 from __future__ import annotations
@@ -25,9 +15,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-INVARIANCES: frozenset[str] = frozenset(
-    {"orthogonal", "isotropic_scaling", "translation", "permutation"}
-)
+from relreps._registry import Registry
+from relreps.invariances import INVARIANCES
+
+__all__ = [
+    "INVARIANCES",
+    "SIMILARITIES",
+    "Similarity",
+    "get_similarity",
+    "register_similarity",
+    "similarity_names",
+]
 
 SimilarityFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -41,11 +39,31 @@ class Similarity:
     invariances: frozenset[str]
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"The similarity name must be a non-empty string, got {self.name!r}.")
+        if not callable(self.function):
+            raise TypeError(
+                f"The similarity function for {self.name!r} must be callable, got "
+                f"{self.function!r}."
+            )
+        invariances = frozenset(self.invariances)
+        unknown = invariances - INVARIANCES
+        if unknown:
+            raise ValueError(
+                f"Unknown invariance(s) {sorted(unknown)} for similarity {self.name!r}; "
+                f"valid names are {sorted(INVARIANCES)}."
+            )
+        object.__setattr__(self, "invariances", invariances)
+
     def __call__(self, x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
         return self.function(x, anchors)
 
 
-_REGISTRY: dict[str, Similarity] = {}
+#: Every similarity ``relative_projection`` knows, by name.
+SIMILARITIES: Registry[Similarity] = Registry(
+    "similarity", hint="Register your own with relreps.register_similarity."
+)
 
 
 def register_similarity(
@@ -66,7 +84,8 @@ def register_similarity(
         ``function(x, anchors) -> (n, k)`` on torch tensors ``x: (n, d)``, ``anchors: (k, d)``.
         It receives validated inputs of one dtype and device and must not modify them.
     invariances
-        Transformations (from :data:`INVARIANCES`) the output is invariant to.
+        Transformations (from :data:`INVARIANCES`) the output is invariant to; check the
+        declaration with :func:`relreps.invariances.check_similarity`.
     description
         One line shown in listings.
     overwrite
@@ -84,46 +103,27 @@ def register_similarity(
     ...     return -torch.cdist(x, anchors) ** 2
     >>> entry = relreps.register_similarity(
     ...     "neg_sq_euclidean", negative_sq_euclidean,
-    ...     invariances={"orthogonal", "translation", "permutation"}, overwrite=True)
+    ...     invariances={"orthogonal", "translation", "permutation"})
     >>> relreps.relative_projection(torch.zeros(2, 3), torch.ones(4, 3), "neg_sq_euclidean").shape
     torch.Size([2, 4])
+    >>> relreps.invariances.check_similarity("neg_sq_euclidean").ok
+    True
+    >>> _ = SIMILARITIES.remove("neg_sq_euclidean")
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"The similarity name must be a non-empty string, got {name!r}.")
-    if not callable(function):
-        raise TypeError(f"The similarity function for {name!r} must be callable, got {function!r}.")
-    invariances = frozenset(invariances)
-    unknown = invariances - INVARIANCES
-    if unknown:
-        raise ValueError(
-            f"Unknown invariance(s) {sorted(unknown)} for similarity {name!r}; "
-            f"valid names are {sorted(INVARIANCES)}."
-        )
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(
-            f"A similarity named {name!r} is already registered; pass overwrite=True to replace it."
-        )
-    entry = Similarity(name, function, invariances, description)
-    _REGISTRY[name] = entry
-    return entry
+    entry = Similarity(name, function, frozenset(invariances), description)
+    return SIMILARITIES.add(name, entry, overwrite=overwrite)
 
 
 def get_similarity(name: str | Similarity) -> Similarity:
     """Return the registered :class:`Similarity` called ``name`` (a ``Similarity`` passes as is)."""
     if isinstance(name, Similarity):
         return name
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown similarity {name!r}; valid names are {similarity_names()}. "
-            "Register your own with relreps.register_similarity."
-        ) from None
+    return SIMILARITIES.get(name)
 
 
 def similarity_names() -> tuple[str, ...]:
     """Names of all registered similarities, sorted."""
-    return tuple(sorted(_REGISTRY))
+    return SIMILARITIES.names()
 
 
 # --- built-in similarities ---------------------------------------------------------------------

@@ -19,6 +19,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from relreps.anchors import STRATEGIES, select_anchors
 from relreps.projection import relative_projection
 
+__all__ = [
+    "RelativeTransformer",
+]
+
 
 class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Represent samples by their similarities to anchors chosen from the training data.

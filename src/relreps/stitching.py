@@ -2,7 +2,12 @@
 
 An *encoder* is any callable from inputs to the transmitted representation (for a relative model:
 the relative vector computed with that model's own anchor embeddings); a *decoder* is any callable
-from that representation to outputs. Nothing is trained here.
+from that representation to outputs. Nothing is trained here. :func:`represent` gives the three
+representations the experiments compare (absolute latents, relative, relative centred on the
+anchors); :func:`evaluate_stitching` scores every (encoder, decoder) pair over batches of inputs,
+:func:`stitch_representations` over representations computed beforehand, and
+:func:`summarise_stitching` pools several seeds' results. Metrics are always passed as
+factories (a class, or a function returning a fresh metric), so no pair shares a state.
 
 Examples
 --------
@@ -10,7 +15,7 @@ Examples
 >>> encoders = {"a": lambda x: x, "b": lambda x: -x}
 >>> decoders = {"a": lambda z: z, "b": lambda z: -z}
 >>> result = evaluate_stitching(encoders, decoders, [(torch.ones(4, 2), torch.ones(4, 2))],
-...                             MeanMetric(squared_error), progress=False)
+...                             lambda: MeanMetric(squared_error), progress=False)
 >>> result.scores.tolist()
 [[0.0, 4.0], [4.0, 0.0]]
 >>> float(result.non_stitched().mean()), float(result.stitched().mean())
@@ -19,12 +24,71 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
+
+from relreps._backend import Array
+from relreps._checks import check_choice
+
+__all__ = [
+    "MODES",
+    "MeanMetric",
+    "Metric",
+    "Mode",
+    "StitchingResult",
+    "WeightedF1",
+    "evaluate_stitching",
+    "mean_std",
+    "represent",
+    "squared_error",
+    "stitch",
+    "stitch_representations",
+    "summarise_stitching",
+]
+
+Mode = Literal["absolute", "relative", "relative-centred"]
+#: Absolute latents; cosine to the anchors (the paper); cosine after centring on the anchors' mean.
+MODES: tuple[str, ...] = ("absolute", "relative", "relative-centred")
+
+
+def represent(x: Array, anchors: Array | None, mode: Mode, *, similarity: str = "cosine") -> Array:
+    """``x`` as a decoder trained in ``mode`` reads it.
+
+    Parameters
+    ----------
+    x
+        Latents, shape ``(n, d)``, numpy or torch.
+    anchors
+        The anchors' latents from the same encoder, ``(k, d)``; unused (may be ``None``) for
+        ``"absolute"``.
+    mode
+        ``"absolute"`` (``x`` itself), ``"relative"`` (similarity to the anchors) or
+        ``"relative-centred"`` (the same after subtracting the anchors' mean from both).
+
+    Returns
+    -------
+    The same kind as ``x``: ``x`` itself, or ``(n, k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, anchors = np.array([[1.0, 0.0]]), np.array([[2.0, 0.0], [0.0, 3.0]])
+    >>> represent(x, anchors, "relative").tolist(), represent(x, None, "absolute") is x
+    ([[1.0, 0.0]], True)
+    """
+    from relreps.projection import relative_projection
+
+    check_choice(mode, "mode", MODES)
+    if mode == "absolute":
+        return x
+    if anchors is None:
+        raise ValueError(f"mode {mode!r} needs the anchors' latents; got anchors=None.")
+    center = "anchors" if mode == "relative-centred" else None
+    return relative_projection(x, anchors, similarity, center=center)
 
 
 class Metric(Protocol):
@@ -36,7 +100,11 @@ class Metric(Protocol):
 
 
 class MeanMetric:
-    """Mean over all samples of a per-sample function ``fn(prediction, target) -> (n,)``."""
+    """Mean over all samples of a per-sample function ``fn(prediction, target) -> (n,)``.
+
+    Pass it to the stitching functions as a factory, e.g.
+    ``functools.partial(MeanMetric, squared_error, scale=1e3)``.
+    """
 
     def __init__(
         self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], scale: float = 1.0
@@ -55,9 +123,6 @@ class MeanMetric:
         if self.count == 0:
             raise ValueError("The metric saw no samples: the evaluation data is empty.")
         return self.scale * self.total / self.count
-
-    def fresh(self) -> MeanMetric:
-        return MeanMetric(self.fn, self.scale)
 
 
 def squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -134,7 +199,7 @@ def evaluate_stitching(
     encoders: Mapping[str, Callable[[Any], torch.Tensor]],
     decoders: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
     batches: Iterable[tuple[Any, torch.Tensor]],
-    metric: MeanMetric | Callable[[], Metric],
+    metric: Callable[[], Metric],
     *,
     compatible: Callable[[str, str], bool] | None = None,
     progress: bool = True,
@@ -149,7 +214,8 @@ def evaluate_stitching(
     batches
         Iterable of ``(inputs, targets)``.
     metric
-        A :class:`MeanMetric` (copied per pair) or a factory returning a fresh :class:`Metric`.
+        A factory returning a fresh :class:`Metric` (a class such as :class:`WeightedF1`, or
+        ``lambda: MeanMetric(squared_error)``); one is made per pair.
     compatible
         ``compatible(encoder_name, decoder_name)``; incompatible pairs score NaN (e.g. absolute
         latents of different sizes). All pairs by default.
@@ -164,7 +230,7 @@ def evaluate_stitching(
 
     if not encoders or not decoders:
         raise ValueError("evaluate_stitching needs at least one encoder and one decoder.")
-    new_metric = metric.fresh if isinstance(metric, MeanMetric) else metric
+    new_metric = _metric_factory(metric)
     encoder_names, decoder_names = tuple(encoders), tuple(decoders)
     pairs = [
         (e, d)
@@ -184,6 +250,120 @@ def evaluate_stitching(
     for (e, d), value in metrics.items():
         scores[encoder_names.index(e), decoder_names.index(d)] = value.compute()
     return StitchingResult(encoder_names, decoder_names, scores)
+
+
+def _metric_factory(metric: Any) -> Callable[[], Metric]:
+    if hasattr(metric, "update") and not isinstance(metric, type):
+        raise TypeError(
+            f"metric must be a factory that returns a fresh metric (a class, or e.g. "
+            f"lambda: MeanMetric(squared_error)), got the instance {metric!r}: one instance "
+            "would mix every pair's predictions."
+        )
+    if not callable(metric):
+        raise TypeError(f"metric must be a factory returning a fresh metric, got {metric!r}.")
+    return metric
+
+
+def stitch_representations(
+    representations: Mapping[str, Array],
+    decoders: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+    targets: Array,
+    metric: Callable[[], Metric],
+    *,
+    widths: Mapping[str, int] | None = None,
+) -> StitchingResult:
+    """Score every decoder on every encoder's representation of the same samples.
+
+    The grid form of :func:`evaluate_stitching` for representations computed beforehand (frozen
+    encoders whose embeddings are cached): ``representations[e]`` is encoder ``e``'s
+    representation of the evaluation samples, ``(n, width)``; each decoder reads it in one call,
+    in inference mode.
+
+    Parameters
+    ----------
+    representations
+        Encoder name -> ``(n, width)`` numpy array or tensor (numpy is read as a tensor of its
+        dtype).
+    decoders
+        Decoder name -> callable on ``(n, width)`` tensors.
+    targets
+        ``(n, ...)`` targets for the metric (e.g. class indices).
+    metric
+        A factory returning a fresh :class:`Metric`.
+    widths
+        Decoder name -> the input width it was trained on: pairs whose representation has
+        another width are not scored (NaN), e.g. absolute latents of different sizes. Every pair
+        is scored when ``None``.
+
+    Returns
+    -------
+    StitchingResult
+    """
+    if not representations or not decoders:
+        raise ValueError("stitch_representations needs at least one representation and decoder.")
+    new_metric = _metric_factory(metric)
+    tensors = {name: _as_tensor(value) for name, value in representations.items()}
+    target = torch.as_tensor(targets)
+    for name, value in tensors.items():
+        if value.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"The representation of {name!r} has {value.shape[0]} rows but there are "
+                f"{target.shape[0]} targets: both must describe the same samples."
+            )
+    encoder_names, decoder_names = tuple(tensors), tuple(decoders)
+    scores = np.full((len(encoder_names), len(decoder_names)), np.nan)
+    with torch.inference_mode():
+        for i, e in enumerate(encoder_names):
+            for j, d in enumerate(decoder_names):
+                if widths is not None and tensors[e].shape[-1] != widths[d]:
+                    continue
+                value = new_metric()
+                value.update(decoders[d](tensors[e]), target)
+                scores[i, j] = value.compute()
+    return StitchingResult(encoder_names, decoder_names, scores)
+
+
+def _as_tensor(value: Array) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value))
+
+
+def summarise_stitching(results: Sequence[StitchingResult]) -> dict[str, Any]:
+    """Pool the results of several seeds (the same encoders and decoders in each).
+
+    Returns ``non_stitched`` and ``stitched`` as :func:`mean_std` over every seed's diagonal and
+    off-diagonal scores (undefined pairs left out; ``None`` when none is defined), and ``matrix``,
+    the per-pair mean over seeds (``None`` where undefined), rounded to 2 decimals.
+    """
+    if not results:
+        raise ValueError("summarise_stitching needs at least one result.")
+    first = results[0]
+    if any((r.encoders, r.decoders) != (first.encoders, first.decoders) for r in results):
+        raise ValueError("Every result must score the same encoders and decoders, in order.")
+    scores = np.stack([r.scores for r in results])
+    same = (
+        np.array(first.encoders, dtype=object)[:, None]
+        == np.array(first.decoders, dtype=object)[None, :]
+    )
+    matrix = scores.mean(axis=0)  # undefined pairs are NaN in every seed and stay NaN
+    return {
+        "non_stitched": mean_std(scores[:, same].ravel().tolist()),
+        "stitched": mean_std(scores[:, ~same].ravel().tolist()),
+        "matrix": [[None if v != v else round(float(v), 2) for v in row] for row in matrix],
+    }
+
+
+def mean_std(values: Sequence[float | None]) -> dict[str, float] | None:
+    """``{"mean", "std"}`` of the defined values (``None`` and NaN left out), ``None`` when no
+    value is defined: the one shape of every number aggregated over seeds. The std is the
+    population one (numpy's default).
+
+    >>> mean_std([1.0, 3.0, float("nan")]), mean_std([None])
+    ({'mean': 2.0, 'std': 1.0}, None)
+    """
+    kept = [float(v) for v in values if v is not None and v == v]
+    if not kept:
+        return None
+    return {"mean": float(np.mean(kept)), "std": float(np.std(kept))}
 
 
 class WeightedF1:

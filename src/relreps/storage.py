@@ -18,9 +18,7 @@ their own blocks.
 from __future__ import annotations
 
 import io
-import mmap
 import os
-import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,35 +26,26 @@ from typing import Any
 
 import numpy as np
 
-from relreps._backend import is_dask
+from relreps._backend import is_dask, offset_in_mapping, release_pages
+from relreps._checks import parse_memory
 from relreps.io import read_json, write_json_atomic
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def parse_memory(value: str | int | float) -> int:
-    """Bytes from a size such as ``"2GB"``, ``"1.5 GiB"``, ``"512M"`` or a plain number.
-
-    K, M, G and T are powers of 1024 with or without ``B``/``iB``.
-
-    >>> parse_memory("2GB"), parse_memory("1.5g"), parse_memory(1024)
-    (2147483648, 1610612736, 1024)
-    """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        size = float(value)
-    else:
-        match = re.fullmatch(
-            r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", str(value).lower()
-        )
-        if match is None:
-            raise ValueError(
-                f"Cannot read the memory size {value!r}: write a number with an optional unit, "
-                "e.g. 2GB, 1.5GiB, 512MB."
-            )
-        size = float(match.group(1)) * _UNITS[match.group(2)]
-    if not size > 0:
-        raise ValueError(f"A memory size must be positive, got {value!r}.")
-    return int(size)
+__all__ = [
+    "ArrayRows",
+    "BlockTarget",
+    "DaskRows",
+    "NpyFile",
+    "NpyRowWriter",
+    "NpyShards",
+    "RowSource",
+    "ZarrRows",
+    "current_rss",
+    "format_bytes",
+    "open_rows",
+    "parse_memory",
+    "peak_rss",
+    "row_blocks",
+]
 
 
 def format_bytes(size: float) -> str:
@@ -311,38 +300,9 @@ class ArrayRows(RowSource):
         return {
             **super().fingerprint(),
             "files": [[str(filename), stat.st_size, stat.st_mtime_ns]],
-            "byte_offset": _offset_in_mapping(self.array),  # a slice is not the whole file
+            "byte_offset": offset_in_mapping(self.array),  # a slice is not the whole file
             "strides": list(self.array.strides),
         }
-
-
-def _offset_in_mapping(view: np.ndarray) -> int | None:
-    """Byte offset of ``view``'s first element in its numpy memmap's mapping (None if none)."""
-    mapping = getattr(view, "_mmap", None)
-    if not isinstance(mapping, mmap.mmap):
-        return None
-    return view.ctypes.data - np.frombuffer(mapping, dtype=np.uint8).ctypes.data
-
-
-def release_pages(view: np.ndarray) -> None:
-    """``madvise(DONTNEED)`` the whole pages under ``view`` if it lies in a numpy memmap."""
-    start = _offset_in_mapping(view)
-    if start is None or not hasattr(mmap, "MADV_DONTNEED") or view.size == 0:
-        return
-    if any(stride < 0 for stride in view.strides):
-        return
-    mapping = view._mmap
-    # The bytes the view spans (strided views, e.g. a column subset, span more than nbytes).
-    stop = (
-        start
-        + sum((n - 1) * stride for n, stride in zip(view.shape, view.strides, strict=True))
-        + view.itemsize
-    )
-    page = mmap.PAGESIZE
-    first = -(-start // page) * page  # whole pages only: neighbours may still be in use
-    last = stop // page * page
-    if last > first:
-        mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 class DaskRows(RowSource):

@@ -29,6 +29,17 @@ from pathlib import Path
 
 from relreps.io import atomic_path, read_json, sha256_files, write_json_atomic
 
+__all__ = [
+    "BIBLES",
+    "FORTUNES_DIR",
+    "SOURCES",
+    "WORDNET_DIR",
+    "Corpus",
+    "build_english_corpus",
+    "tokenize",
+]
+
+
 WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 BIBLES = {"bible-kjv": "engKJV2006eb", "bible-web": "engWEB2015eb"}
@@ -46,6 +57,7 @@ class Corpus:
     sources: dict[str, int]
     sha256: str
     notes: tuple[str, ...] = ()
+    built_now: bool = False  # built by this call, not read from the cache
 
 
 def tokenize(text: str) -> list[str]:
@@ -181,4 +193,4 @@ def build_english_corpus(
             "notes": notes,
         },
     )
-    return Corpus(path, n_tokens, n_lines, counts, digest, tuple(notes))
+    return Corpus(path, n_tokens, n_lines, counts, digest, tuple(notes), built_now=True)

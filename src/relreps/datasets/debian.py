@@ -15,6 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "APT_HELPER",
+    "DEFAULT_TOPICS",
+    "DESCRIPTIONS_FILE",
+    "DESCRIPTION_LANGUAGES",
+    "build_descriptions",
+    "description_text",
+    "english_descriptions",
+    "fetch_package_lists",
+    "iter_records",
+    "list_files",
+    "load_descriptions",
+    "read_list_file",
+    "topic_dataset",
+]
+
+
 APT_HELPER = "/usr/lib/apt/apt-helper"
 
 

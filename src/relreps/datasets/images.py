@@ -16,6 +16,18 @@ import numpy as np
 
 from relreps.io import sha256_array, sha256_files
 
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_DIR",
+    "ImageDataset",
+    "find_idx_files",
+    "load_digits_dataset",
+    "load_idx_dataset",
+    "load_image_dataset",
+    "read_idx",
+]
+
+
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",

@@ -16,6 +16,14 @@ import re
 import struct
 from pathlib import Path
 
+__all__ = [
+    "DEFAULT_LOCALE_DIR",
+    "MO_MAGIC",
+    "gettext_pairs",
+    "read_mo",
+]
+
+
 MO_MAGIC = 0x950412DE
 DEFAULT_LOCALE_DIR = "/usr/share/locale"
 

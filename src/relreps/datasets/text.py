@@ -20,6 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "TextDataset",
+    "balanced_sample",
+    "load_hf_dataset",
+    "load_text_file",
+    "truncate_text",
+]
+
 
 @dataclass(frozen=True, eq=False)
 class TextDataset:

@@ -17,6 +17,18 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "WordSpace",
+    "from_keyed_vectors",
+    "load_glove_6b_50d",
+    "load_minilm_token_embeddings",
+    "load_token_embeddings",
+    "load_word_space",
+    "load_word_vectors",
+    "save_word_space",
+    "shared_vocabulary",
+]
+
 
 @dataclass(frozen=True, eq=False)
 class WordSpace:

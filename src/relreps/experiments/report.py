@@ -1,92 +1,118 @@
-"""What every experiment writes: a Markdown report, metrics.json, and the facts of the run."""
+"""What every experiment writes: ``report.md``, ``metrics.json``, tables and stitching figures.
+
+Figures use matplotlib's object API through :meth:`Run.figure` (no pyplot state, no backend
+switch); tables are GitHub Markdown.
+"""
 
 from __future__ import annotations
 
-import os
-import platform
-import shlex
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from relreps.io import write_json_atomic, write_text_atomic
 
-
-@dataclass
-class RunInfo:
-    """The facts a reader needs to rerun and trust a result."""
-
-    experiment: str
-    command: str
-    started: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
-    _start: float = field(default_factory=time.perf_counter, repr=False)
-    wall_seconds: float | None = None
-
-    def finish(self) -> None:
-        self.wall_seconds = time.perf_counter() - self._start
-
-    def to_dict(self) -> dict[str, Any]:
-        import numpy
-        import torch
-
-        from relreps import __version__
-
-        return {
-            "experiment": self.experiment,
-            "command": self.command,
-            "started_utc": self.started,
-            "wall_seconds": None if self.wall_seconds is None else round(self.wall_seconds, 1),
-            "versions": {
-                "relreps": __version__,
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "numpy": numpy.__version__,
-            },
-            "machine": {
-                "platform": platform.platform(),
-                "processor": platform.machine(),
-                "cpu_count": os.cpu_count(),
-                "torch_threads": torch.get_num_threads(),
-            },
-        }
+__all__ = [
+    "format_mean_std",
+    "markdown_table",
+    "stitching_heatmaps",
+    "stitching_matrix_table",
+    "write_report",
+]
 
 
-def command_line(experiment: str, args: Sequence[str]) -> str:
-    """The command as a user would type it: ``relreps reproduce NAME ARGS``."""
-    return shlex.join(["relreps", "reproduce", experiment, *args])
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def markdown_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def mean_std(mean: float, std: float, digits: int = 2) -> str:
-    if mean != mean:  # NaN: not measured / not defined
+def format_mean_std(entry: Any, digits: int = 2, *, hide_small_std: bool = False) -> str:
+    """``"m ± s"`` for an aggregate (``{"mean", "std"}``, as :func:`relreps.stitching.mean_std`
+    gives) or a ``(mean, std)`` pair, ``"m"`` for a single number; ``"-"`` when undefined.
+    ``hide_small_std`` drops a std that rounds to zero."""
+    if entry is None:
         return "-"
+    if isinstance(entry, (int, float)):  # one measurement, no spread
+        return "-" if entry != entry else f"{entry:.{digits}f}"
+    mean, std = (entry["mean"], entry["std"]) if isinstance(entry, Mapping) else entry
+    if mean is None or mean != mean:
+        return "-"
+    if hide_small_std and std < 0.5 * 10**-digits:
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def write_outputs(
-    out_dir: str | os.PathLike[str],
+def stitching_matrix_table(
+    matrix: Sequence[Sequence[float | None]],
+    encoders: Sequence[str],
+    decoders: Sequence[str],
+    *,
+    digits: int = 1,
+    corner: str = "encoder \\ decoder",
+) -> str:
+    """One row per encoder, one column per decoder; ``"-"`` where a pair is undefined."""
+    rows = [
+        [f"**{encoder}**", *("-" if v is None or v != v else f"{v:.{digits}f}" for v in row)]
+        for encoder, row in zip(encoders, matrix, strict=True)
+    ]
+    return markdown_table([corner, *decoders], rows)
+
+
+def stitching_heatmaps(
+    run: Any,
+    panels: Mapping[str, Sequence[Sequence[float | None]]],
+    encoders: Sequence[str],
+    decoders: Sequence[str],
+    name: str,
+    *,
     title: str,
-    sections: Sequence[tuple[str, str]],
-    metrics: dict[str, Any],
-    info: RunInfo,
-) -> Path:
-    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` atomically; return the report."""
-    out_dir = Path(out_dir)
-    facts = info.to_dict()
-    body = [f"# {title}", ""]
-    for heading, text in sections:
+    vmax: float = 100.0,
+    xlabel: str = "decoder (head trained on)",
+    ylabel: str = "encoder at test time",
+) -> str | None:
+    """One heatmap per panel (e.g. per representation) of a stitching matrix, saved as ``name``;
+    ``None`` when the run draws no figures."""
+    if not run.drawing:
+        return None
+    figure = run.figure(figsize=(4.2 * len(panels), 4.0))
+    axes = np.atleast_1d(figure.subplots(1, len(panels)))
+    for axis, (label, matrix) in zip(axes, panels.items(), strict=True):
+        values = np.array([[np.nan if v is None else v for v in row] for row in matrix])
+        axis.imshow(values, vmin=0, vmax=vmax, cmap="viridis")
+        for i in range(len(encoders)):
+            for j in range(len(decoders)):
+                undefined = np.isnan(values[i, j])
+                text = "-" if undefined else f"{values[i, j]:.0f}"
+                axis.text(j, i, text, ha="center", va="center",
+                          color="0.5" if undefined else "w", fontsize=10)  # fmt: skip
+        axis.set_xticks(range(len(decoders)), decoders, rotation=30)
+        axis.set_yticks(range(len(encoders)), encoders)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        axis.set_title(label, fontsize=10)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return run.save_figure(figure, name)
+
+
+def write_report(run: Any, result: Any) -> Path:
+    """Write ``report.md`` and ``metrics.json`` into ``run.out`` atomically; return the report.
+
+    ``metrics.json`` holds the run's facts (command, versions, machine), its settings, the
+    experiment's facts, every anchor set it used and the experiment's metrics.
+    """
+    facts = run.run_facts()
+    body = [f"# {result.title}", ""]
+    for heading, text in result.sections:
         body += [f"## {heading}", "", text.rstrip(), ""]
+    if run.figures:
+        body += ["## Figures", "", "\n\n".join(f"![{n}]({n})" for n in run.figures), ""]
+    if run.anchor_sets:
+        body += ["## Anchor sets", "", _anchor_lines(run.anchor_sets), ""]
     body += [
         "## Run",
         "",
@@ -97,41 +123,33 @@ def write_outputs(
         f"torch threads {facts['machine']['torch_threads']}",
         "",
     ]
-    report = out_dir / "report.md"
+    report = run.out / "report.md"
     write_text_atomic(report, "\n".join(body))
-    write_json_atomic(out_dir / "metrics.json", {"run": facts, **metrics})
+    metrics = {
+        "run": facts,
+        "settings": run.settings.to_dict(),
+        "facts": run.facts,
+        "anchors": run.anchor_sets,
+        **result.metrics,
+    }
+    write_json_atomic(run.out / "metrics.json", metrics)
     return report
 
 
-def check_positive(settings: Any, names: Sequence[str]) -> None:
-    """Raise ``ValueError`` naming the command-line option of the first non-positive setting."""
-    for name in names:
-        value = getattr(settings, name)
-        if value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}.")
-
-
-def pyplot(log: Any) -> Any:
-    """``matplotlib.pyplot`` on the Agg backend, or ``None`` (after saying so) when missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib is not installed (pip install 'relreps[plot]'); skipping figures.")
-        return None
-    return plt
-
-
-def save_figure(figure: Any, path: str | os.PathLike[str]) -> str:
-    """Write ``figure`` as a PNG atomically, close it, and return the file name."""
-    import matplotlib.pyplot as plt
-
-    from relreps.io import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return path.name
+def _anchor_lines(anchor_sets: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per group of anchor sets that differ only in their seed (the indices are in
+    ``metrics.json``)."""
+    groups: dict[tuple, list[int]] = {}
+    for record in anchor_sets.values():
+        options = ", ".join(f"{k}={v}" for k, v in record.get("options", {}).items())
+        key = (len(record["indices"]), record["strategy"], options, record["source"])
+        groups.setdefault(key, []).append(record["seed"])
+    lines = []
+    for (count, strategy, options, source), seeds in groups.items():
+        detail = f" ({options})" if options else ""
+        listed = ", ".join(str(seed) for seed in seeds)
+        which = f"seed {listed}" if len(seeds) == 1 else f"{len(seeds)} sets, seeds {listed}"
+        lines.append(f"- {count} anchors, `{strategy}`{detail}, {which}; from {source}")
+    return "\n".join(lines) + (
+        "\n\nEvery set's indices, strategy and seed are in `metrics.json` (`anchors`)."
+    )

@@ -26,6 +26,18 @@ from torch.nn import functional as F
 
 from relreps.nn import RelativeProjection
 
+__all__ = [
+    "ARCHITECTURE_VERSION",
+    "AutoencoderConfig",
+    "AutoencoderOutput",
+    "ConvDecoder",
+    "ConvEncoder",
+    "ImageAutoencoder",
+    "load_autoencoder",
+    "save_autoencoder",
+]
+
+
 Kind = Literal["ae", "vae"]
 # Bump when the layers change, so that caches keyed on it never load weights of another layout.
 ARCHITECTURE_VERSION = 2

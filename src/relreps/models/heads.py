@@ -6,7 +6,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from relreps.models.training import train_model
+__all__ = ["classifier_head", "train_classifier"]
+
+from relreps.models.training import seeded, train_model
 
 
 def classifier_head(
@@ -42,28 +44,29 @@ def train_classifier(
 ) -> nn.Sequential:
     """Train a :func:`classifier_head` on ``x (n, d)`` and labels ``y (n,)`` with cross-entropy.
 
-    The initialisation and the batch order both derive from ``seed``.
+    The initialisation, the dropout masks and the batch order all derive from ``seed``. The
+    global torch random state is left as it was (the head draws from a forked one).
     """
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(
             f"Expected x of shape (n, d) and y of shape (n,); got {x.shape}, {y.shape}."
         )
-    torch.manual_seed(seed)
-    head = classifier_head(x.shape[1], n_classes, hidden=hidden)
 
     def loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         inputs, labels = batch
         return F.cross_entropy(model(inputs), labels)
 
-    train_model(
-        head,
-        loss,
-        (x.float(), y.long()),
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        progress=progress,
-        description=description,
-    )
+    with seeded(seed):
+        head = classifier_head(x.shape[1], n_classes, hidden=hidden)
+        train_model(
+            head,
+            loss,
+            (x.float(), y.long()),
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            progress=progress,
+            description=description,
+        )
     return head

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+__all__ = ["available_cpus", "map_in_processes", "plan_workers", "seeded", "train_model"]
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with torch's CPU random state seeded by ``seed``, then restore the caller's.
+
+    Layer initialisation, dropout and sampling inside draw from the forked state, so a model's
+    weights derive from ``seed`` alone and nothing outside the block sees its draws.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def train_model(

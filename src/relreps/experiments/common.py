@@ -1,0 +1,195 @@
+"""What several experiments do the same way, composed from the library.
+
+- :func:`embed_all`: every split with every encoder, through the run's embedding cache;
+- :class:`Space`, :func:`train_heads`, :func:`score_heads`, :func:`classification_stitching`:
+  classification stitching over encoders x heads x representation modes (x seeds, by the
+  caller's loop), with the core's :func:`~relreps.stitching.represent` and
+  :func:`~relreps.stitching.stitch_representations`;
+- :func:`mean_std` and :func:`aggregate`: every number over seeds in one shape,
+  ``{"mean": m, "std": s}`` (``None`` when undefined).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from relreps.stitching import MODES, mean_std
+
+__all__ = [
+    "HEAD",
+    "MODES",
+    "MODE_LABELS",
+    "Space",
+    "aggregate",
+    "anisotropy",
+    "classification_stitching",
+    "embed_all",
+    "encoder_lines",
+    "mean_std",
+    "score_heads",
+    "train_heads",
+]
+
+#: The classification head of :func:`relreps.models.heads.classifier_head`, for reports.
+HEAD = "LayerNorm, Linear(256), SiLU, dropout 0.1, Linear; Adam 1e-3"
+MODE_LABELS = {
+    "absolute": "absolute",
+    "relative": "relative (cosine)",
+    "relative-centred": "relative (cosine, centred on anchors)",
+}
+
+
+# --- aggregation over seeds --------------------------------------------------------------------
+
+
+def aggregate(runs: Sequence[Any]) -> Any:
+    """Mean and std over runs of every number in a nest of dicts: each numeric leaf becomes
+    :func:`mean_std` of its values across the runs (``None`` stays ``None``). Every run must
+    have the same keys."""
+    first = runs[0]
+    if isinstance(first, Mapping):
+        return {key: aggregate([run[key] for run in runs]) for key in first}
+    if first is None or isinstance(first, (int, float)):
+        return mean_std(runs)
+    raise TypeError(f"aggregate: cannot average {type(first).__name__} values.")
+
+
+# --- embedding ---------------------------------------------------------------------------------
+
+
+def embed_all(
+    run: Any, encoders: Sequence[str], splits: Mapping[str, Sequence[str]], *, label: str
+) -> dict[str, dict[str, np.ndarray]]:
+    """``{encoder: {split: embeddings}}`` for every encoder and split, through ``run.cache``.
+
+    Records each encoder's id and encoding time in ``run.facts`` (``encoders``,
+    ``encode_seconds``, and the cache's hits and misses so far) and logs whether it encoded or
+    read the cache.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    ids = run.facts.setdefault("encoders", {})
+    seconds = run.facts.setdefault("encode_seconds", {})
+    for name in encoders:
+        encoder = run.encoder(name)
+        ids[name] = encoder.id
+        start, misses = time.perf_counter(), run.cache.misses
+        out[name] = {
+            split: run.cache.embed(
+                encoder, inputs, label=f"{label}-{split}", progress=run.settings.progress
+            )
+            for split, inputs in splits.items()
+        }
+        seconds[name] = round(time.perf_counter() - start, 1)
+        how = "encoded" if run.cache.misses > misses else "from cache"
+        run.log(f"  {name} ({encoder.dim}-d): {how} in {seconds[name]} s")
+    run.facts["cache"] = {"hits": run.cache.hits, "misses": run.cache.misses}
+    return out
+
+
+def encoder_lines(facts: dict[str, Any]) -> list[str]:
+    """Report lines on the encoders :func:`embed_all` used and the cache's work."""
+    lines = [
+        "- encoders (frozen): " + "; ".join(f"{k} = `{v}`" for k, v in facts["encoders"].items())
+    ]
+    cache, seconds = facts["cache"], facts["encode_seconds"]
+    lines.append(
+        f"- embedding cache: {cache['hits']} hits, {cache['misses']} computed; encoding seconds: "
+        + ", ".join(f"{k} {v}" for k, v in seconds.items())
+    )
+    return lines
+
+
+def anisotropy(vectors: np.ndarray, n: int = 1000, seed: int = 0) -> float:
+    """Mean cosine between distinct samples (0 for isotropic spaces; e5's is ~0.8)."""
+    rng = np.random.default_rng(seed)
+    rows = vectors[rng.choice(len(vectors), size=min(n, len(vectors)), replace=False)]
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    gram = unit @ unit.T
+    m = len(unit)
+    return float((gram.sum() - np.trace(gram)) / max(m * (m - 1), 1))
+
+
+# --- classification stitching ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Space:
+    """One encoder's view of some samples: their embeddings and the anchors' embeddings by the
+    same encoder (parallel to every other space's anchors)."""
+
+    samples: np.ndarray
+    anchors: np.ndarray | None = None
+
+    def represent(self, mode: str) -> np.ndarray:
+        from relreps.stitching import represent
+
+        return represent(self.samples, self.anchors, mode)
+
+
+def train_heads(
+    spaces: Mapping[str, Space],
+    labels: np.ndarray,
+    n_classes: int,
+    mode: str,
+    *,
+    seed: int,
+    epochs: int,
+) -> tuple[dict[str, torch.nn.Module], dict[str, int]]:
+    """A classification head per space, trained on its ``mode`` representation; and the input
+    width each head was trained on."""
+    from relreps.models.heads import train_classifier
+
+    heads, widths = {}, {}
+    for name, space in spaces.items():
+        inputs = torch.from_numpy(space.represent(mode))
+        heads[name] = train_classifier(
+            inputs, torch.from_numpy(labels), n_classes, seed=seed, epochs=epochs
+        )
+        widths[name] = int(inputs.shape[1])
+    return heads, widths
+
+
+def score_heads(
+    heads: Mapping[str, torch.nn.Module],
+    widths: Mapping[str, int],
+    spaces: Mapping[str, Space],
+    labels: np.ndarray,
+    mode: str,
+) -> Any:
+    """Weighted F1 x100 of every head on every space's ``mode`` representation (NaN where the
+    widths differ: absolute latents of different sizes)."""
+    from relreps.stitching import WeightedF1, stitch_representations
+
+    return stitch_representations(
+        {name: space.represent(mode) for name, space in spaces.items()},
+        heads,
+        labels,
+        WeightedF1,
+        widths=widths,
+    )
+
+
+def classification_stitching(
+    train: Mapping[str, Space],
+    test: Mapping[str, Space],
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    n_classes: int,
+    *,
+    seed: int,
+    epochs: int,
+    modes: Sequence[str] = MODES,
+) -> dict[str, Any]:
+    """For each mode: heads trained on every ``train`` space, each scored on every ``test``
+    space. Returns ``{mode: StitchingResult}`` (rows: test spaces; columns: heads)."""
+    results = {}
+    for mode in modes:
+        heads, widths = train_heads(train, train_labels, n_classes, mode, seed=seed, epochs=epochs)
+        results[mode] = score_heads(heads, widths, test, test_labels, mode)
+    return results
