@@ -93,7 +93,7 @@ def run(run: base.Run) -> base.Result:
     s = run.settings
     records, sha = load_descriptions(run.cache_dir / "text")
     topics = list(DEFAULT_TOPICS)
-    english, topic_records, splits, train = make_splits(records, topics, s)
+    english, topic_records, splits, train = make_splits(run, records, topics)
     readers = [*s.foreign_encoders, s.english_encoder]  # the English encoder: a naive baseline
     train_labels = english.labels[train]
     train_texts = [english.texts[i] for i in train]
@@ -168,13 +168,16 @@ def run(run: base.Run) -> base.Result:
     return base.Result(title, table, sections, {"results": results})
 
 
-def make_splits(records, topics, s: Settings):
-    """The English topic dataset, each language's test rows and anchors, and the English
-    training rows (shared by all languages: never a test description of any of them)."""
+def make_splits(run: base.Run, records, topics):
+    """The English topic dataset, each language's test rows and anchors (recorded in the run),
+    and the English training rows (shared by all languages: never a test description of any of
+    them)."""
+    from relreps import select_anchors
     from relreps.datasets.debian import topic_dataset
     from relreps.datasets.parallel import gettext_pairs
     from relreps.datasets.text import balanced_sample, truncate_text
 
+    s = run.settings
     english = topic_dataset(
         records, topics, "en", name="debian-descriptions-en", max_chars=s.max_chars or None
     )
@@ -201,15 +204,26 @@ def make_splits(records, topics, s: Settings):
             if language in r["text"] and r["package"] not in held_out
         ]
         pairs = gettext_pairs(language, locale_dir=s.locale_dir)
-        rng = np.random.default_rng(s.anchor_seed)
         anchors = {}
-        for source, candidates in (("in-domain", pool), ("out-of-domain", pairs)):
+        for source, candidates, where in (
+            ("in-domain", pool, "translated descriptions never tested"),
+            ("out-of-domain", pairs, f"gettext messages in {s.locale_dir}"),
+        ):
             if len(candidates) < s.n_anchors:
                 raise ValueError(
                     f"Only {len(candidates)} {source} parallel pairs for {language}; "
                     f"lower --n-anchors (now {s.n_anchors})."
                 )
-            chosen = np.sort(rng.choice(len(candidates), size=s.n_anchors, replace=False))
+            chosen = run.anchors(
+                f"{language}, {source}",
+                select_anchors(
+                    None,
+                    s.n_anchors,
+                    n_samples=len(candidates),
+                    seed=s.anchor_seed,
+                    source=f"the {len(candidates):,} en-{language} pairs of {where}",
+                ),
+            ).indices
             anchors[source] = (
                 [truncate_text(candidates[i][0], s.max_chars or None) for i in chosen],
                 [truncate_text(candidates[i][1], s.max_chars or None) for i in chosen],
