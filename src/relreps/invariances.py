@@ -41,6 +41,7 @@ __all__ = [
     "InvarianceReport",
     "check_measure",
     "check_similarity",
+    "declared",
     "random_transformation",
 ]
 
@@ -55,6 +56,19 @@ TOLERANCES: dict[str, dict[str, float]] = {
     "float64": {"rtol": 1e-7, "atol": 1e-8, "undeclared": 1e-3},
     "float32": {"rtol": 1e-3, "atol": 1e-5, "undeclared": 1e-2},
 }
+
+
+def declared(invariances: Any, owner: str) -> frozenset[str]:
+    """``invariances`` as a frozenset, checked against the vocabulary; ``owner`` ("similarity
+    'cosine'") names who declared them in the error."""
+    invariances = frozenset(invariances)
+    unknown = invariances - INVARIANCES
+    if unknown:
+        raise ValueError(
+            f"Unknown invariance(s) {sorted(unknown)} for {owner}; valid names are "
+            f"{sorted(INVARIANCES)}."
+        )
+    return invariances
 
 
 def random_transformation(

@@ -24,7 +24,7 @@ import torch
 from relreps._backend import Array, as_tensor, is_dask, release_pages, unit_rows
 from relreps._checks import check_finite, check_int, check_same_kind, parse_memory
 from relreps._registry import Registry
-from relreps.invariances import INVARIANCES
+from relreps.invariances import INVARIANCES, declared
 from relreps.neighbours import DEFAULT_MEMORY, Backend, top_k
 
 __all__ = [
@@ -62,13 +62,7 @@ class Measure:
     def __post_init__(self) -> None:
         if not callable(self.function):
             raise TypeError(f"The measure function for {self.name!r} must be callable.")
-        invariances = frozenset(self.invariances)
-        unknown = invariances - INVARIANCES
-        if unknown:
-            raise ValueError(
-                f"Unknown invariance(s) {sorted(unknown)} for measure {self.name!r}; "
-                f"valid names are {sorted(INVARIANCES)}."
-            )
+        invariances = declared(self.invariances, f"measure {self.name!r}")
         object.__setattr__(self, "invariances", invariances)
 
     def __call__(self, x: Array, y: Array, **kwargs) -> float:
@@ -258,6 +252,19 @@ def _check_k(k: int, n: int, exclude_self: bool, name: str) -> None:
     check_int(k, f"{name}: k", minimum=1, maximum=limit, why=f" (the number of {other}samples)")
 
 
+def _own_neighbours(
+    x: Array, y: Array, k: int, name: str, options: dict[str, Any]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's ``k`` nearest others within ``x`` and within ``y`` (row-aligned spaces of
+    any widths)."""
+    xt, yt = _paired(x, y, name, same_dim=False)
+    _check_k(k, xt.shape[0], True, name)
+    return (
+        _neighbours(xt, xt, k, exclude_self=True, **options),
+        _neighbours(yt, yt, k, exclude_self=True, **options),
+    )
+
+
 def _neighbours(queries: torch.Tensor, keys: torch.Tensor, k: int, **options: Any) -> torch.Tensor:
     """Indices of each query's ``k`` nearest keys by cosine (:func:`~relreps.neighbours.top_k`)."""
     return top_k(queries, keys, k, **options).indices
@@ -295,11 +302,8 @@ def jaccard_at_k(
     >>> jaccard_at_k(x, 2 * x, k=5)
     1.0
     """
-    xt, yt = _paired(x, y, "jaccard_at_k", same_dim=False)
-    _check_k(k, xt.shape[0], True, "jaccard_at_k")
     options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
-    a = _neighbours(xt, xt, k, exclude_self=True, **options)
-    b = _neighbours(yt, yt, k, exclude_self=True, **options)
+    a, b = _own_neighbours(x, y, k, "jaccard_at_k", options)
     return _jaccard_of_sets(a, b, k)
 
 
@@ -316,11 +320,8 @@ def mutual_knn_at_k(
     """Mean fraction of each sample's ``k`` nearest neighbours in ``x`` that are also among its
     ``k`` nearest in ``y`` (the mutual k-NN alignment of Huh et al., 2024). Cosine, self excluded.
     """
-    xt, yt = _paired(x, y, "mutual_knn_at_k", same_dim=False)
-    _check_k(k, xt.shape[0], True, "mutual_knn_at_k")
     options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
-    a = _neighbours(xt, xt, k, exclude_self=True, **options)
-    b = _neighbours(yt, yt, k, exclude_self=True, **options)
+    a, b = _own_neighbours(x, y, k, "mutual_knn_at_k", options)
     return float(_overlap(a, b).double().mean() / k)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from relreps._registry import Registry
-from relreps.invariances import INVARIANCES
+from relreps.invariances import INVARIANCES, declared
 
 __all__ = [
     "INVARIANCES",
@@ -47,13 +47,7 @@ class Similarity:
                 f"The similarity function for {self.name!r} must be callable, got "
                 f"{self.function!r}."
             )
-        invariances = frozenset(self.invariances)
-        unknown = invariances - INVARIANCES
-        if unknown:
-            raise ValueError(
-                f"Unknown invariance(s) {sorted(unknown)} for similarity {self.name!r}; "
-                f"valid names are {sorted(INVARIANCES)}."
-            )
+        invariances = declared(self.invariances, f"similarity {self.name!r}")
         object.__setattr__(self, "invariances", invariances)
 
     def __call__(self, x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:

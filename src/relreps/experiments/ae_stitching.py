@@ -21,7 +21,14 @@ import torch
 
 from relreps.experiments import base
 from relreps.experiments.base import option
-from relreps.experiments.report import markdown_table
+from relreps.experiments.report import (
+    format_mean_std,
+    image_grid,
+    markdown_table,
+    models_table,
+    scatter_grid,
+    stitching_matrix_table,
+)
 
 __all__ = ["NAME", "SUMMARY", "Settings", "run"]
 
@@ -34,6 +41,14 @@ VARIANTS = {
     "rel-vae": ("vae", True),
 }
 FIGURE_VARIANT = "ae-2d"  # the three 2-D AEs of the latent-rotation figure
+HEADERS = (
+    "model",
+    "non-stitched MSE x10³",
+    "stitched MSE x10³",
+    "stitched / non-stitched",
+    "paper's pattern",
+    "cross-seed cosine",
+)
 # The paper's pattern, as this reproduction checks it: stitched / non-stitched MSE.
 CRITERIA = {False: (">= 5", lambda ratio: ratio >= 5.0), True: ("<= 1.5", lambda r: r <= 1.5)}
 
@@ -59,10 +74,7 @@ class Settings(base.Settings):
     lr: float = option(2e-3, minimum=0.0, help="Adam learning rate")
     beta: float = option(0.1, minimum=0.0, help="VAE KL weight")
     center: str | None = option(
-        None,
-        choices=("anchors",),
-        help="relative models: centre "
-        "latents on the anchors' mean (later work; the paper does not)",
+        None, choices=("anchors",), help="centre on the anchors (later work)"
     )
     data_dir: Path | None = option(
         None, help="folder with MNIST-format IDX files (default: Debian's Fashion-MNIST)"
@@ -73,6 +85,7 @@ def run(run: base.Run) -> base.Result:
     from relreps import select_anchors
     from relreps.datasets.images import load_image_dataset
     from relreps.io import short_hash
+    from relreps.models.autoencoders import load_autoencoder, save_autoencoder
     from relreps.stitching import MeanMetric, evaluate_stitching, squared_error
 
     s = run.settings
@@ -89,21 +102,14 @@ def run(run: base.Run) -> base.Result:
         pixels, s.n_anchors, "stratified", labels=dataset.train_labels, seed=s.anchor_seed
     )
     run.anchors("images", anchors, source=f"{dataset.name} training images (this run's subset)")
-    run.facts["data"] = {
-        "name": dataset.name,
-        "source": dataset.source,
-        "train": n_train,
-        "test": n_test,
-        "sha256": dataset.sha256,
-        "notes": dataset.notes,
-    }
+    facts = {k: getattr(dataset, k) for k in ("name", "source", "sha256", "notes")}
+    run.facts["data"] = {**facts, "train": n_train, "test": n_test}
+    # What every model's weights depend on besides its config and seed (its key).
+    training = {k: getattr(s, k) for k in ("epochs", "train_size", "batch_size", "lr")}
     data_key = {
         "sha256": dataset.sha256,
         "anchors": short_hash(anchors.indices),
-        "epochs": s.epochs,
-        "train_size": s.train_size,
-        "batch_size": s.batch_size,
-        "lr": s.lr,
+        **training,
         "anchor_seed": s.anchor_seed,
     }
     run.log(
@@ -120,13 +126,11 @@ def run(run: base.Run) -> base.Result:
         figure_jobs = [
             _job(FIGURE_VARIANT, seed, figure_n, figure_key, s, shape) for seed in range(3)
         ]
-    store = run.models(_save, _load)
+    store = run.models(save_autoencoder, load_autoencoder)
     context = {
         "train_images": train_images,
         "anchor_images": anchors.take(train_images),
-        "epochs": s.epochs,
-        "batch_size": s.batch_size,
-        "lr": s.lr,
+        **training,
     }
     trained = store.obtain(jobs + figure_jobs, _train, context=context)
     models: dict[str, dict[str, Any]] = {variant: {} for variant in VARIANTS}
@@ -157,28 +161,18 @@ def run(run: base.Run) -> base.Result:
         ratio = summary["stitched_mean"] / summary["non_stitched_mean"]
         criterion, test = CRITERIA[VARIANTS[variant][1]]
         checks[variant] = {"ratio": ratio, "criterion": criterion, "passed": test(ratio)}
+        cells = [(summary[f"{k}_mean"], summary[f"{k}_std"]) for k in ("non_stitched", "stitched")]
         rows.append(
             [
                 models[variant]["0"].config.name,
-                f"{summary['non_stitched_mean']:.2f} ± {summary['non_stitched_std']:.2f}",
-                f"{summary['stitched_mean']:.2f} ± {summary['stitched_std']:.2f}",
+                *map(format_mean_std, cells),
                 f"{ratio:.2f}x",
                 f"{criterion}x: {'yes' if test(ratio) else 'no'}",
                 f"{similarity[variant]:.3f}",
             ]
         )
     table = (
-        markdown_table(
-            [
-                "model",
-                "non-stitched MSE x10³",
-                "stitched MSE x10³",
-                "stitched / non-stitched",
-                "paper's pattern",
-                "cross-seed cosine",
-            ],
-            rows,
-        )
+        markdown_table(HEADERS, rows)
         + "\n\n"
         + "; ".join(
             f"{variant}: raw cosines to the anchors {value['mean']:.4f} ± "
@@ -265,39 +259,14 @@ def _job(variant: str, seed: int, n_train: int, data_key: dict, s: Settings, sha
 
 
 def _train(job, context: dict, progress: bool):
-    """Build and train one model from its seed (module level: worker processes import it)."""
-    from relreps.models.autoencoders import ImageAutoencoder
-    from relreps.models.training import seeded, train_model
+    """One model from its seed (module level: worker processes import it)."""
+    from relreps.models.autoencoders import train_autoencoder
 
-    config = job.payload["config"]
-    with seeded(job.seed):
-        model = ImageAutoencoder(
-            config, anchor_images=context["anchor_images"] if config.relative else None
-        )
-        history = train_model(
-            model,
-            lambda m, batch: m.loss(batch[0]),
-            (context["train_images"][: job.payload["n_train"]],),
-            epochs=context["epochs"],
-            batch_size=context["batch_size"],
-            lr=context["lr"],
-            seed=job.seed,
-            progress=progress,
-            description=f"{config.name} seed {job.seed}",
-        )
-    return model, history
-
-
-def _save(model, path, metadata) -> None:
-    from relreps.models.autoencoders import save_autoencoder
-
-    save_autoencoder(model, path, metadata)
-
-
-def _load(path):
-    from relreps.models.autoencoders import load_autoencoder
-
-    return load_autoencoder(path)
+    images = context["train_images"][: job.payload["n_train"]]
+    options = {k: context[k] for k in ("anchor_images", "epochs", "batch_size", "lr")}
+    return train_autoencoder(
+        job.payload["config"], images, seed=job.seed, progress=progress, **options
+    )
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -305,29 +274,15 @@ def _load(path):
 
 def _reconstructions_figure(run, dataset, models, test_images) -> None:
     labels = dataset.test_labels
-    columns = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:10]
-    images = test_images[columns]
+    images = test_images[[int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:10]]
     rows = [("original", images)]
     with torch.inference_mode():
         for by_seed in models.values():
             name, own, other = by_seed["0"].config.name, by_seed["0"], by_seed["1"]
             rows.append((f"{name}\n(non-stitched)", own.decode(own.embed(images))))
             rows.append((f"{name}\nstitched 0→1", other.decode(own.embed(images))))
-    figure = run.figure(figsize=(len(columns) * 0.9 + 1.6, len(rows) * 0.95))
-    axes = figure.subplots(len(rows), len(columns))
-    for r, (label, batch) in enumerate(rows):
-        for c in range(len(columns)):
-            axis = axes[r, c]
-            axis.imshow(batch[c, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if c == 0:
-                axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
-    figure.suptitle(
-        "Encoder of seed 0 → decoder of seed 1 (stitched) vs the model alone", fontsize=9
-    )
-    figure.tight_layout()
-    run.save_figure(figure, "reconstructions.png")
+    title = "Encoder of seed 0 → decoder of seed 1 (stitched) vs the model alone"
+    image_grid(run, rows, "reconstructions.png", title=title)
 
 
 def _latent_rotation_figure(run, dataset, seed_models, train_images, test_images, anchors) -> None:
@@ -336,14 +291,12 @@ def _latent_rotation_figure(run, dataset, seed_models, train_images, test_images
     fitted on seed 0 (relative spaces share their axes, the anchors). In 2-D cosine keeps only
     the angle around the anchors' mean (a ring, ordered alike across seeds); rbf, invariant to
     rotation, scaling and translation, keeps the whole layout."""
-    from matplotlib.lines import Line2D
     from sklearn.decomposition import PCA
 
     from relreps import relative_projection
 
     n_points = min(2000, len(test_images))
-    labels = dataset.test_labels[:n_points]
-    rows: dict[str, list[np.ndarray]] = {
+    panels: dict[str, list[np.ndarray]] = {
         "absolute latent": [],
         "relative, cosine": [],
         "relative, rbf": [],
@@ -352,37 +305,26 @@ def _latent_rotation_figure(run, dataset, seed_models, train_images, test_images
         with torch.inference_mode():
             latents = model.embed(test_images[:n_points])
             anchor_latents = model.embed(anchors.take(train_images))
-        rows["absolute latent"].append(latents.numpy())
-        rows["relative, cosine"].append(
+        panels["absolute latent"].append(latents.numpy())
+        panels["relative, cosine"].append(
             relative_projection(latents, anchor_latents, center="anchors").numpy()
         )
-        rows["relative, rbf"].append(relative_projection(latents, anchor_latents, "rbf").numpy())
+        panels["relative, rbf"].append(relative_projection(latents, anchor_latents, "rbf").numpy())
     for name in ("relative, cosine", "relative, rbf"):
-        pca = PCA(n_components=2, random_state=0).fit(rows[name][0])
-        rows[name] = [pca.transform(r) for r in rows[name]]
-    figure = run.figure(figsize=(3.1 * len(seed_models), 3.0 * len(rows) + 0.6))
-    axes = figure.subplots(len(rows), len(seed_models))
-    for row, (title, spaces) in enumerate(rows.items()):
-        for column, points in enumerate(spaces):
-            axis = axes[row, column]
-            scatter = axis.scatter(
-                points[:, 0], points[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5
-            )
-            axis.set_title(f"seed {column}: {title}", fontsize=9)
-            axis.set_xticks([])
-            axis.set_yticks([])
-    handles = [
-        Line2D([], [], marker="o", ls="", color=scatter.cmap(scatter.norm(c)), label=name)
-        for c, name in enumerate(dataset.class_names)
-    ]
-    figure.legend(handles=handles, loc="lower center", ncol=5, fontsize=7, frameon=False)
-    figure.suptitle(
+        pca = PCA(n_components=2, random_state=0).fit(panels[name][0])
+        panels[name] = [pca.transform(points) for points in panels[name]]
+    title = (
         f"AEs with a 2-D bottleneck, three seeds ({dataset.name} test images). Absolute latents\n"
-        f"differ between seeds; relative ones over {len(anchors)} shared anchors (one PCA) agree",
-        fontsize=9,
+        f"differ between seeds; relative ones over {len(anchors)} shared anchors (one PCA) agree"
     )
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
-    run.save_figure(figure, "latent_rotation.png")
+    scatter_grid(
+        run,
+        panels,
+        dataset.test_labels[:n_points],
+        dataset.class_names,
+        "latent_rotation.png",
+        title=title,
+    )
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -419,29 +361,19 @@ def _sections(s: Settings, dataset, anchors, table, results, ledger) -> tuple:
         "the extent that the seeds' latent spaces differ only by an angle-preserving map, which "
         "bounds how well stitching can work."
     )
-    trained = sum(entry["trained_now"] for entry in ledger)
-    total = sum(entry["train_seconds"] or 0 for entry in ledger)
-    models = (
-        f"{len(ledger)} models ({trained} trained by this invocation, {len(ledger) - trained} "
-        f"loaded from `models/`); their training took {total:.0f} s summed over the models (from "
-        "each model's metadata; models train side by side in `--jobs` processes, so this exceeds "
-        "the wall time), on the machine below.\n\n"
-        + markdown_table(
-            ["model", "seed", "train s", "file"],
-            [[e["model"], e["seed"], e["train_seconds"], f"`{e['file']}`"] for e in ledger],
+    matrices = [
+        f"**{variant}**\n\n"
+        + stitching_matrix_table(
+            result.scores,
+            [f"seed {e}" for e in result.encoders],
+            [f"seed {d}" for d in result.decoders],
+            digits=2,
         )
-    )
-    matrices = []
-    for variant, result in results.items():
-        rows = [
-            [f"seed {e}", *(f"{v:.2f}" for v in result.scores[i])]
-            for i, e in enumerate(result.encoders)
-        ]
-        header = ["encoder \\ decoder", *(f"seed {d}" for d in result.decoders)]
-        matrices.append(f"**{variant}**\n\n" + markdown_table(header, rows))
+        for variant, result in results.items()
+    ]
     return (
         ("Setup", "\n".join(setup)),
         ("Result", table + "\n\n" + pattern),
         ("Every pair (MSE x10³; the diagonal is non-stitched)", "\n\n".join(matrices)),
-        ("Models", models),
+        ("Models", models_table(ledger)),
     )

@@ -16,7 +16,10 @@ from relreps.io import write_json_atomic, write_text_atomic
 
 __all__ = [
     "format_mean_std",
+    "image_grid",
     "markdown_table",
+    "models_table",
+    "scatter_grid",
     "stitching_heatmaps",
     "stitching_matrix_table",
     "write_report",
@@ -87,8 +90,15 @@ def stitching_heatmaps(
             for j in range(len(decoders)):
                 undefined = np.isnan(values[i, j])
                 text = "-" if undefined else f"{values[i, j]:.0f}"
-                axis.text(j, i, text, ha="center", va="center",
-                          color="0.5" if undefined else "w", fontsize=10)  # fmt: skip
+                axis.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    color="0.5" if undefined else "w",
+                    fontsize=10,
+                )
         axis.set_xticks(range(len(decoders)), decoders, rotation=30)
         axis.set_yticks(range(len(encoders)), encoders)
         axis.set_xlabel(xlabel)
@@ -96,6 +106,80 @@ def stitching_heatmaps(
         axis.set_title(label, fontsize=10)
     figure.suptitle(title)
     figure.tight_layout()
+    return run.save_figure(figure, name)
+
+
+def models_table(ledger: Sequence[Mapping[str, Any]]) -> str:
+    """The models a run obtained (a :class:`~relreps.models.store.ModelStore` ledger): how many
+    it trained and loaded, their summed training time, and one row per model."""
+    trained = sum(entry["trained_now"] for entry in ledger)
+    total = sum(entry["train_seconds"] or 0 for entry in ledger)
+    rows = [[e["model"], e["seed"], e["train_seconds"], f"`{e['file']}`"] for e in ledger]
+    return (
+        f"{len(ledger)} models ({trained} trained by this invocation, {len(ledger) - trained} "
+        f"loaded from `models/`); their training took {total:.0f} s summed over the models (from "
+        "each model's metadata; with `--jobs` processes this exceeds the wall time).\n\n"
+        + markdown_table(["model", "seed", "train s", "file"], rows)
+    )
+
+
+def image_grid(run: Any, rows: Sequence[tuple[str, Any]], name: str, *, title: str) -> str | None:
+    """A grid of grey images, one row per ``(label, images)`` (``(n, 1, h, w)`` or
+    ``(n, h, w)`` in [0, 1], the same ``n`` in every row), saved as ``name``."""
+    if not run.drawing:
+        return None
+    columns = len(rows[0][1])
+    figure = run.figure(figsize=(columns * 0.9 + 1.6, len(rows) * 0.95))
+    axes = np.atleast_2d(figure.subplots(len(rows), columns))
+    for r, (label, images) in enumerate(rows):
+        images = np.asarray(images).reshape(columns, *np.shape(images)[-2:])
+        for c in range(columns):
+            axis = axes[r, c]
+            axis.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if c == 0:
+                axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return run.save_figure(figure, name)
+
+
+def scatter_grid(
+    run: Any,
+    panels: Mapping[str, Sequence[np.ndarray]],
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    name: str,
+    *,
+    title: str,
+    column_label: str = "seed",
+) -> str | None:
+    """2-D points coloured by class: one row per panel, one column per model (its points,
+    ``(n, 2)`` each), with one legend of the classes; saved as ``name``."""
+    if not run.drawing:
+        return None
+    from matplotlib.lines import Line2D
+
+    n_columns = len(next(iter(panels.values())))
+    figure = run.figure(figsize=(3.1 * n_columns, 3.0 * len(panels) + 0.6))
+    axes = np.atleast_2d(figure.subplots(len(panels), n_columns))
+    for row, (panel, spaces) in enumerate(panels.items()):
+        for column, points in enumerate(spaces):
+            axis = axes[row, column]
+            scatter = axis.scatter(
+                points[:, 0], points[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5
+            )
+            axis.set_title(f"{column_label} {column}: {panel}", fontsize=9)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    handles = [
+        Line2D([], [], marker="o", ls="", color=scatter.cmap(scatter.norm(c)), label=n)
+        for c, n in enumerate(class_names)
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=5, fontsize=7, frameon=False)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     return run.save_figure(figure, name)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "ImageAutoencoder",
     "load_autoencoder",
     "save_autoencoder",
+    "train_autoencoder",
 ]
 
 
@@ -295,3 +296,36 @@ def load_autoencoder(path) -> tuple[ImageAutoencoder, dict]:
     except (KeyError, TypeError, RuntimeError, ValueError) as error:
         raise ValueError(f"{path} does not hold a relreps autoencoder ({error}).") from None
     return model.eval(), metadata
+
+
+def train_autoencoder(
+    config: AutoencoderConfig,
+    images: torch.Tensor,
+    *,
+    anchor_images: torch.Tensor | None = None,
+    seed: int = 0,
+    epochs: int = 5,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    progress: bool = True,
+) -> tuple[ImageAutoencoder, list[float]]:
+    """Build an :class:`ImageAutoencoder` from ``config`` and train it on ``images`` (``(n, 1, h,
+    w)`` in [0, 1]) with Adam; a relative model needs its ``anchor_images``. Initialisation,
+    sampling and batch order all derive from ``seed`` (the caller's random state is untouched).
+    Returns the model (in eval mode) and the mean loss of each epoch."""
+    from relreps.models.training import seeded, train_model
+
+    with seeded(seed):
+        model = ImageAutoencoder(config, anchor_images=anchor_images if config.relative else None)
+        history = train_model(
+            model,
+            lambda m, batch: m.loss(batch[0]),
+            (images,),
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            progress=progress,
+            description=f"{config.name} seed {seed}",
+        )
+    return model, history
