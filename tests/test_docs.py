@@ -28,3 +28,36 @@ def test_readme_invariance_table_is_the_command_output(capsys):
     for line in table:
         if "test_" not in line:  # similarities registered by other tests
             assert line in readme, f"README invariance table is stale: {line}"
+
+
+def api_rows() -> dict[str, list[str]]:
+    """README's API table: module -> the names listed for it."""
+    section = README.read_text().split("## API", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| \w+ \| `([\w.]+)` \| (.*) \|$", section, flags=re.M)
+    return {module: re.findall(r"`(\w+)`", names) for module, names in rows}
+
+
+def test_readme_api_table_is_every_public_modules_all():
+    import importlib
+    import pkgutil
+
+    import relreps
+
+    rows = api_rows()
+    assert len(rows) > 20, "README lost its API table"
+    for module, names in rows.items():
+        assert names == list(importlib.import_module(module).__all__), f"README API: {module}"
+    # every public module of the library layers is in the table (experiment implementations,
+    # the command line and the demo are entry points, not API)
+    skipped = ("relreps.cli", "relreps.demo", "relreps.datasets", "relreps.models")
+    for info in pkgutil.walk_packages(relreps.__path__, "relreps."):
+        name = info.name
+        private = any(part.startswith("_") for part in name.split("."))
+        experiment = name.startswith("relreps.experiments.") and name.rsplit(".", 1)[1] not in (
+            "base",
+            "common",
+            "report",
+            "paper",
+        )
+        if not (private or experiment or name in skipped):
+            assert name in rows, f"{name} is missing from README's API table"

@@ -30,10 +30,9 @@ from relreps.experiments.report import (
     stitching_matrix_table,
 )
 
-__all__ = ["NAME", "SUMMARY", "Settings", "run"]
+__all__ = ["NAME", "Settings", "run"]
 
 NAME = "ae-stitching"
-SUMMARY = "zero-shot stitching of AE/VAE encoders and decoders on Fashion-MNIST (paper sec. 5.1)"
 VARIANTS = {
     "ae": ("ae", False),
     "rel-ae": ("ae", True),

@@ -2,7 +2,7 @@
 
 An experiment module defines
 
-- ``NAME`` and ``SUMMARY``;
+- ``NAME`` (its summary is registered in :mod:`relreps.experiments`);
 - ``Settings``, a frozen dataclass derived from :class:`Settings` whose fields are
   :func:`option` s: each declares its full-run value, its quick-run value, its minimum and its
   help once, and the command line, the validation and the JSON in ``metrics.json`` all derive from

@@ -26,10 +26,9 @@ from relreps.experiments import base, common
 from relreps.experiments.base import option
 from relreps.experiments.report import format_mean_std, markdown_table
 
-__all__ = ["NAME", "SUMMARY", "Settings", "run"]
+__all__ = ["NAME", "Settings", "run"]
 
 NAME = "cross-lingual"
-SUMMARY = "an English-trained classifier on foreign-language encoders via parallel anchors"
 ANCHOR_SOURCES = ("in-domain", "out-of-domain")
 ENGLISH = "English text"
 

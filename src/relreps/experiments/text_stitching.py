@@ -30,10 +30,9 @@ from relreps.experiments.report import (
     stitching_matrix_table,
 )
 
-__all__ = ["NAME", "SUMMARY", "Settings", "run"]
+__all__ = ["NAME", "Settings", "run"]
 
 NAME = "text-stitching"
-SUMMARY = "text classifiers stitched across pretrained encoders, absolute vs relative (sec. 5.2)"
 PAPER_COLUMNS = ("TREC", "DBpedia", "Amazon fine")
 
 

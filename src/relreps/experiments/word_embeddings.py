@@ -24,10 +24,9 @@ from relreps.experiments import base, common
 from relreps.experiments.base import option
 from relreps.experiments.report import format_mean_std, markdown_table
 
-__all__ = ["NAME", "SUMMARY", "Settings", "run"]
+__all__ = ["NAME", "Settings", "run"]
 
 NAME = "word-embeddings"
-SUMMARY = "Word2Vec vs FastText vs GloVe neighbourhoods, absolute vs relative (paper sec. 4.1)"
 KS = (5, 10)
 GLOVE = "GloVe-50d"
 REFERENCE = "MiniLM-tokens"  # all-MiniLM-L6-v2's input embedding table (general English)
