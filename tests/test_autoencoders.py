@@ -76,7 +76,7 @@ def test_anchor_refresh_every_n_steps():
     assert seen[0] is seen[1] is seen[2] and seen[3] is seen[4] is seen[5]
     assert not torch.equal(seen[2], seen[3]) and not torch.equal(seen[5], seen[6])
     model.anchor_refresh = 0
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="anchor_refresh must be an integer of at least 1"):
         model.anchor_latents()
 
 

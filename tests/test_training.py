@@ -24,7 +24,7 @@ def test_plan_workers_uses_the_cpus_without_oversubscribing():
 
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
 def test_plan_workers_rejects_bad_jobs(jobs):
-    with pytest.raises(ValueError, match="jobs must be a positive int"):
+    with pytest.raises((ValueError, TypeError), match="jobs must be an integer of at least 1"):
         plan_workers(jobs, 4)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from relreps._checks import check_int
 from relreps.io import metadata_path, sha256_array, write_json_atomic
 from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
@@ -157,8 +158,7 @@ def project_to_file(
             out_dtype.itemsize,
             current_rss() + anchor_array.nbytes * 2,
         )
-    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
-        raise ValueError(f"block_rows must be a positive int, got {block_rows!r}.")
+    check_int(block_rows, "block_rows", minimum=1)
     block_rows = min(block_rows, rows.n_rows)
     meta = {
         "format": 1,

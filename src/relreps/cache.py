@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from relreps._checks import check_int
+
 __all__ = ["EmbeddingCache", "Encoder", "content_hash", "texts_hash"]
 
 FORMAT_VERSION = 2
@@ -99,8 +101,7 @@ class EmbeddingCache:
     """
 
     def __init__(self, root: str | os.PathLike[str], *, shard_size: int = 2048) -> None:
-        if shard_size < 1:
-            raise ValueError(f"shard_size must be positive, got {shard_size}.")
+        check_int(shard_size, "shard_size", minimum=1)
         self.root = Path(root)
         self.shard_size = shard_size
         self.hits = 0

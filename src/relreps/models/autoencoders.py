@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from relreps._checks import check_int
 from relreps.nn import RelativeProjection
 
 __all__ = [
@@ -212,8 +213,7 @@ class ImageAutoencoder(nn.Module):
         if self.anchor_images is None:
             raise ValueError("An absolute model has no anchors.")
         refresh = self.anchor_refresh
-        if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 1:
-            raise ValueError(f"anchor_refresh must be a positive int, got {refresh!r}.")
+        check_int(refresh, "anchor_refresh", minimum=1)
         if self.training:
             stale = self._training_steps % refresh == 0
             self._training_steps += 1

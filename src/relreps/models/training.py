@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from relreps._checks import check_int
+
 __all__ = ["available_cpus", "map_in_processes", "plan_workers", "seeded", "train_model"]
 
 
@@ -47,8 +49,8 @@ def train_model(
         raise ValueError(
             f"All tensors must have the same number of rows; got {[t.shape[0] for t in tensors]}."
         )
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}.")
+    check_int(epochs, "epochs", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[float] = []
@@ -105,8 +107,8 @@ def plan_workers(jobs: int | None, n_tasks: int, *, max_auto: int = 4) -> tuple[
     ``min(cpus, max_auto, n_tasks)`` processes; ``jobs=1`` trains in this process with all its
     threads.
     """
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be a positive int or None, got {jobs!r}.")
+    if jobs is not None:
+        check_int(jobs, "jobs", minimum=1)
     cpus = available_cpus()
     processes = min(cpus, max_auto) if jobs is None else jobs
     processes = max(1, min(processes, n_tasks))
