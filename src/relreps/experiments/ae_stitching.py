@@ -59,10 +59,10 @@ class Settings(base.Settings):
     seeds: int = option(5, quick=3, minimum=2, why=" (stitching needs two)", help="seeds")
     epochs: int = option(5, quick=3, minimum=1, help="training epochs")
     train_size: int | None = option(
-        None, quick=10_000, minimum=1, help="training images, class-stratified (default all)"
+        None, quick=10_000, minimum=1, shown="all", help="training images, class-stratified"
     )
     test_size: int | None = option(
-        None, quick=2_000, minimum=1, help="test images, class-stratified (default all)"
+        None, quick=2_000, minimum=1, shown="all", help="test images, class-stratified"
     )
     n_anchors: int = option(500, minimum=1, help="class-balanced anchors")
     anchor_seed: int = option(0, help="seed of the anchor choice")
@@ -76,7 +76,7 @@ class Settings(base.Settings):
         None, choices=("anchors",), help="centre on the anchors (later work)"
     )
     data_dir: Path | None = option(
-        None, help="folder with MNIST-format IDX files (default: Debian's Fashion-MNIST)"
+        None, shown="Debian's Fashion-MNIST", help="folder with MNIST-format IDX files"
     )
 
 

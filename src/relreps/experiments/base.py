@@ -46,6 +46,7 @@ def option(
     help: str = "",
     flag: str | None = None,
     metavar: str | None = None,
+    shown: str | None = None,
 ) -> Any:
     """A setting of an experiment: a dataclass field with everything the command line needs.
 
@@ -64,6 +65,9 @@ def option(
     flag
         The command-line flag when it is not ``--`` + the name with dashes (a setting whose
         flag is repeated, like ``--space A --space B``, gives a tuple).
+    shown
+        How ``--help`` shows a ``None`` default ("all", "$RELREPS_CACHE"). A boolean whose full
+        value is ``True`` gets a ``--no-NAME`` flag, and ``help`` says what that flag does.
     """
     full = tuple(full) if isinstance(full, list) else full
     quick = tuple(quick) if isinstance(quick, list) else quick
@@ -75,6 +79,7 @@ def option(
         "help": help,
         "flag": flag,
         "metavar": metavar,
+        "shown": shown,
     }
     return field(default=full, metadata=metadata)
 
@@ -90,19 +95,18 @@ class Settings:
     UNUSED: ClassVar[frozenset[str]] = frozenset()
 
     quick: bool = option(False, help="the quick variant: small slices, minutes on 2 cores")
-    out: Path | None = option(None, help="output folder (default results/NAME)")
+    out: Path | None = option(None, shown="results/NAME", help="output folder")
     cache_dir: Path | None = option(
-        None,
-        help="embeddings, data and trained vectors (default $RELREPS_CACHE or ~/.cache/relreps)",
+        None, shown="$RELREPS_CACHE or ~/.cache/relreps", help="embeddings, data, word vectors"
     )
     device: str = option("cpu", help="torch device for torch models")
-    progress: bool = option(True, help="progress bars")
-    figures: bool = option(True, help="draw the figures")
+    progress: bool = option(True, help="hide the progress bars")
+    figures: bool = option(True, help="skip the figures")
     jobs: int | None = option(
         None,
         minimum=1,
-        help="models trained at once, each in its own process (default one "
-        "per CPU, at most 4; 1 trains in this process)",
+        shown="one per CPU, at most 4",
+        help="models trained at once, each in its own process (1: in this process)",
     )
 
     # --- derived from the declarations -------------------------------------------------------
@@ -165,18 +169,14 @@ class Settings:
                         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON values (paths as text)."""
-        out = {}
-        for spec in self.fields():
-            value = getattr(self, spec.name)
-            out[spec.name] = (
-                str(value)
-                if isinstance(value, Path)
-                else list(value)
-                if isinstance(value, tuple)
-                else value
-            )
-        return out
+        """The settings as JSON values (paths as text, tuples as lists)."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return [plain(item) for item in value]
+            return str(value) if isinstance(value, Path) else value
+
+        return {spec.name: plain(getattr(self, spec.name)) for spec in self.fields()}
 
     @classmethod
     def _types(cls) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class Settings:
                         dest=spec.name,
                         action="store_const",
                         const=False,
-                        help=f"no {help_text}",
+                        help=help_text,
                     )
                 else:
                     parser.add_argument(
@@ -253,7 +253,10 @@ def _help(spec: dataclasses.Field) -> str:
     show = lambda v: " ".join(map(str, v)) if isinstance(v, tuple) else v  # noqa: E731
     if isinstance(default, bool):
         return text
-    parts = [f"default {show(default)}"] if default is not None else []
+    shown = spec.metadata.get("shown")
+    parts = [f"default {show(default) if default is not None else shown}"]
+    if default is None and shown is None:
+        parts = []
     if quick is not _MISSING:
         parts.append(f"quick {show(quick)}")
     return f"{text} ({'; '.join(parts)})" if parts else text

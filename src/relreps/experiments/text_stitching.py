@@ -55,7 +55,7 @@ class Settings(base.Settings):
         300, minimum=0, help="cut texts to this many characters at a word boundary (0: whole)"
     )
     topics: tuple[str, ...] | None = option(
-        None, help="Debian sections to classify (default: 10 topical sections)"
+        None, shown="10 topical sections", help="Debian sections to classify"
     )
     data: Path | None = option(None, help="your own labelled texts: a .csv/.tsv/.jsonl file")
     hf_dataset: str | None = option(None, help="a Hugging Face dataset name (needs the network)")
