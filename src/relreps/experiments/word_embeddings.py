@@ -233,67 +233,69 @@ def _relative(x, y, anchor_sets: list[np.ndarray], center: str | None) -> dict[s
 # --- tables ------------------------------------------------------------------------------------
 
 
-def _direction_rows(pair: dict, relative: dict, label: str) -> list[list[str]]:
+def _cell(entry: Any, k: int | None = None) -> str:
+    """A number of the results (a ``{"mean", "std"}`` or a float, by ``k`` when given)."""
+    value = None if entry is None else entry[str(k)] if k is not None else entry
+    return format_mean_std(value, 2, hide_small_std=True)
+
+
+def _paper(row: str) -> str:
+    """The paper's "Jaccard / MRR / cosine" at k = 5 for ``row``, or "" when it has none."""
     from relreps.experiments.paper import lookup
 
-    def cell(entry, k: int | None = None) -> str:
-        value = None if entry is None else entry[str(k)] if k is not None else entry
-        return format_mean_std(value, 2, hide_small_std=True)
-
-    rows = []
-    for source, target, way in ((pair["a"], pair["b"], "xy"), (pair["b"], pair["a"], "yx")):
-        cells = [f"{source} → {target}", label]
-        for k in KS:
-            cells += [
-                cell(relative.get(f"cross_jaccard_{way}"), k),
-                cell(relative[f"mrr_{way}"], k),
-            ]
-        cells += [cell(relative["jaccard"], 10), cell(relative["cosine"])]
-        kind = "relative" if label.startswith("relative") else "absolute"
-        paper = {n.column: n.value for n in lookup(NAME, f"{source}->{target} {kind}")}
-        shown = paper and "centred" not in label
-        cells.append(
-            " / ".join(f"{paper[c]:.2f}" for c in ("Jaccard@5", "MRR@5", "cosine")) if shown else ""
-        )
-        rows.append(cells)
-    return rows
+    found = {n.column: n.value for n in lookup(NAME, row)}
+    return " / ".join(f"{found[c]:.2f}" for c in ("Jaccard@5", "MRR@5", "cosine")) if found else ""
 
 
 def _tables(results: dict) -> tuple[str, str]:
-    from relreps.experiments.paper import lookup
-
-    headers = ["source → target", "space"]
-    for k in KS:
-        headers += [f"Jaccard@{k}", f"MRR@{k}"]
-    headers += ["within-space Jaccard@10", "cosine", "paper (k=5: Jaccard / MRR / cosine)"]
+    headers = [
+        "source → target",
+        "space",
+        *(f"{m}@{k}" for k in KS for m in ("Jaccard", "MRR")),
+        "within-space Jaccard@10",
+        "cosine",
+        "paper (k=5: Jaccard / MRR / cosine)",
+    ]
     rows = []
     for pair in results.values():
-        rows += _direction_rows(pair, pair["absolute"], "absolute")
         strategy, relative = next(iter(pair["relative"].items()))  # uniform unless not run
         label = "relative" if strategy == "uniform" else f"relative ({strategy} anchors)"
-        rows += _direction_rows(pair, relative, label)
-        rows += _direction_rows(pair, pair["relative_centred"], "relative, centred")
-    first = next(iter(results.values()))
-    strategy_rows = []
-    for strategy, scores in first["relative"].items():
-        row = f"{first['a']}->{first['b']} relative"
-        row += "" if strategy == "uniform" else f", {strategy} anchors"
-        paper = {n.column: n.value for n in lookup(NAME, row)}
-        strategy_rows.append(
-            [
-                strategy,
-                format_mean_std(
-                    scores["cross_jaccard_xy"] and scores["cross_jaccard_xy"]["5"],
-                    2,
-                    hide_small_std=True,
-                ),
-                format_mean_std(scores["mrr_xy"] and scores["mrr_xy"]["5"], 2, hide_small_std=True),
-                format_mean_std(scores["cosine"], 2, hide_small_std=True),
-                " / ".join(f"{paper[c]:.2f}" for c in ("Jaccard@5", "MRR@5", "cosine"))
-                if paper
-                else "",
-            ]
+        kinds = (
+            ("absolute", pair["absolute"]),
+            (label, relative),
+            ("relative, centred", pair["relative_centred"]),
         )
+        for label, scores in kinds:
+            for source, target, way in ((pair["a"], pair["b"], "xy"), (pair["b"], pair["a"], "yx")):
+                kind = "relative" if label.startswith("relative") else "absolute"
+                rows.append(
+                    [
+                        f"{source} → {target}",
+                        label,
+                        *(
+                            _cell(scores[f"{m}_{way}"], k)
+                            for k in KS
+                            for m in ("cross_jaccard", "mrr")
+                        ),
+                        _cell(scores["jaccard"], 10),
+                        _cell(scores["cosine"]),
+                        "" if "centred" in label else _paper(f"{source}->{target} {kind}"),
+                    ]
+                )
+    first = next(iter(results.values()))
+    strategy_rows = [
+        [
+            strategy,
+            _cell(scores["cross_jaccard_xy"], 5),
+            _cell(scores["mrr_xy"], 5),
+            _cell(scores["cosine"]),
+            _paper(
+                f"{first['a']}->{first['b']} relative"
+                + ("" if strategy == "uniform" else f", {strategy} anchors")
+            ),
+        ]
+        for strategy, scores in first["relative"].items()
+    ]
     strategy_headers = [
         f"anchors ({first['a']} → {first['b']}, relative)",
         "Jaccard@5",
