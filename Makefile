@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,words,faiss,text,dask,zarr]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,words,faiss,text,vision,dask,zarr]"
 	touch $(STAMP)
 
 setup: $(STAMP) data

@@ -22,7 +22,15 @@ def needs(module):
 
 
 def test_registry_and_unknown_name():
-    assert E.encoder_names() == ["e5", "minilm", "mpnet", "use"]
+    assert E.encoder_names() == [
+        "e5",
+        "efficientnet-lite0",
+        "efficientnet-lite1",
+        "efficientnet-lite2",
+        "minilm",
+        "mpnet",
+        "use",
+    ]
     with pytest.raises(ValueError, match=r"Unknown encoder 'bert'; valid names are: e5, .*hf:NAME"):
         E.get_encoder("bert")
 

@@ -8,7 +8,10 @@ Registered names (:func:`encoder_names`), each installing offline from PyPI:
 
 - text (:mod:`relreps.encoders.text`): ``minilm``, ``mpnet``, ``use``, ``e5``; and
   ``hf:NAME_OR_FOLDER[:cls|mean]`` (any ``transformers`` encoder) or ``st:FOLDER`` (any
-  sentence-transformers folder).
+  sentence-transformers folder);
+- images (:mod:`relreps.encoders.vision`): ``efficientnet-lite0``, ``-lite1``, ``-lite2``
+  (``resolution=`` pixels); any local ``torch.nn.Module`` through
+  :class:`~relreps.encoders.vision.TorchImageEncoder`.
 
 Examples
 --------
@@ -175,13 +178,27 @@ def check_encoder_name(name: str) -> str:
 
 
 def get_encoder(
-    name: str, *, device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None
+    name: str,
+    *,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
 ) -> Encoder:
-    """The encoder called ``name``: a registered name, ``hf:NAME[:cls|mean]`` or ``st:FOLDER``."""
+    """The encoder called ``name``: a registered name, ``hf:NAME[:cls|mean]`` or ``st:FOLDER``.
+
+    ``options`` go to the encoder's factory (e.g. ``resolution=64`` for image encoders).
+    """
     for prefix, factory in _PREFIXES.items():
         if isinstance(name, str) and name.startswith(prefix):
-            return factory(name[len(prefix) :], device=device)
-    return ENCODERS.get(name)(device=device, cache_dir=cache_dir)
+            return factory(name[len(prefix) :], device=device, **options)
+    factory = ENCODERS.get(name)
+    try:
+        return factory(device=device, cache_dir=cache_dir, **options)
+    except TypeError as error:
+        if options and "unexpected keyword" in str(error):
+            raise ValueError(f"Encoder {name!r} takes no option(s) {sorted(options)}.") from None
+        raise
 
 
 from relreps.encoders import text as _text  # noqa: E402, F401  (registers the text encoders)
+from relreps.encoders import vision as _vision  # noqa: E402, F401  (and the image encoders)

@@ -17,7 +17,7 @@ sentence-transformers folder.
 Examples
 --------
 >>> import relreps.encoders as E
->>> E.encoder_names()
+>>> [name for name in E.encoder_names() if not name.startswith("efficientnet")]
 ['e5', 'minilm', 'mpnet', 'use']
 """
 

@@ -331,7 +331,7 @@ class Run:
         self._start = time.perf_counter()
         self.wall_seconds: float | None = None
         self._cache = None
-        self._encoders: dict[str, Any] = {}
+        self._encoders: dict[tuple, Any] = {}
         self._said_no_matplotlib = False
 
     def log(self, message: str) -> None:
@@ -354,16 +354,17 @@ class Run:
             self._cache = EmbeddingCache(self.cache_dir / "embeddings")
         return self._cache
 
-    def encoder(self, name: str) -> Any:
-        """The encoder called ``name`` (:func:`relreps.encoders.get_encoder`), loaded once per
-        run on the run's device."""
-        if name not in self._encoders:
+    def encoder(self, name: str, **options: Any) -> Any:
+        """The encoder called ``name`` (:func:`relreps.encoders.get_encoder`, with ``options``
+        such as ``resolution=``), loaded once per run on the run's device."""
+        key = (name, tuple(sorted(options.items())))
+        if key not in self._encoders:
             from relreps.encoders import get_encoder
 
-            self._encoders[name] = get_encoder(
-                name, device=self.settings.device, cache_dir=self.cache_dir
+            self._encoders[key] = get_encoder(
+                name, device=self.settings.device, cache_dir=self.cache_dir, **options
             )
-        return self._encoders[name]
+        return self._encoders[key]
 
     def models(
         self,
