@@ -2,7 +2,7 @@
 
 >>> import relreps.experiments as experiments
 >>> experiments.names()
-('ae-stitching', 'cross-lingual', 'text-stitching', 'word-embeddings')
+('ae-stitching', 'cross-lingual', 'image-stitching', 'text-stitching', 'word-embeddings')
 >>> experiments.get("ae-stitching").summary.startswith("zero-shot stitching")
 True
 
@@ -122,6 +122,11 @@ register(
     "text-stitching",
     "text classifiers stitched across pretrained encoders, absolute vs relative (paper sec. 5.2)",
     "relreps.experiments.text_stitching",
+)
+register(
+    "image-stitching",
+    "image classifiers stitched across EfficientNet-Lite and from-scratch CNNs (paper sec. 5.3)",
+    "relreps.experiments.image_stitching",
 )
 register(
     "cross-lingual",
