@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -94,7 +95,7 @@ def main() -> None:
             {s: m.embed for s, m in trained.items()},
             {s: m.decode for s, m in trained.items()},
             batches,
-            MeanMetric(squared_error, scale=1e3),
+            partial(MeanMetric, squared_error, scale=1e3),
             progress=False,
         ).summary()
         ratio = result["stitched_mean"] / result["non_stitched_mean"]
