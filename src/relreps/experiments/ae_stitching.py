@@ -75,6 +75,15 @@ class Settings(base.Settings):
     center: str | None = option(
         None, choices=("anchors",), help="centre on the anchors (later work)"
     )
+    latent_norm: str | None = option(
+        None,
+        choices=("layernorm", "batchnorm"),
+        help="relative models: normalise the latent "
+        "before the projection (a remedy for a narrow cone; the paper does not)",
+    )
+    variants: tuple[str, ...] = option(
+        tuple(VARIANTS), choices=tuple(VARIANTS), help="the models to train and stitch"
+    )
     data_dir: Path | None = option(
         None, shown="Debian's Fashion-MNIST", help="folder with MNIST-format IDX files"
     )
@@ -113,11 +122,13 @@ def run(run: base.Run) -> base.Result:
     }
     run.log(
         f"{dataset.name}: {n_train} train / {n_test} test images, {len(anchors)} "
-        f"class-balanced anchors, {s.seeds} seeds x {len(VARIANTS)} models"
+        f"class-balanced anchors, {s.seeds} seeds x {len(s.variants)} models"
     )
 
     shape = dataset.image_shape
-    jobs = [_job(v, seed, n_train, data_key, s, shape) for v in VARIANTS for seed in range(s.seeds)]
+    jobs = [
+        _job(v, seed, n_train, data_key, s, shape) for v in s.variants for seed in range(s.seeds)
+    ]
     figure_jobs = []
     if run.drawing:  # in quick mode the figure's small models see 5,000 images
         figure_n = min(5_000, n_train) if s.quick else n_train
@@ -132,7 +143,7 @@ def run(run: base.Run) -> base.Result:
         **training,
     }
     trained = store.obtain(jobs + figure_jobs, _train, context=context)
-    models: dict[str, dict[str, Any]] = {variant: {} for variant in VARIANTS}
+    models: dict[str, dict[str, Any]] = {variant: {} for variant in s.variants}
     for job, model in zip(jobs, trained[: len(jobs)], strict=True):
         models[job.payload["variant"]][str(job.seed)] = model
 
@@ -245,6 +256,7 @@ def _job(variant: str, seed: int, n_train: int, data_key: dict, s: Settings, sha
             image_size=shape,
             beta=s.beta,
             center=s.center if relative else None,
+            latent_norm=s.latent_norm if relative else None,
         )
     key = {
         "architecture": ARCHITECTURE_VERSION,
@@ -331,6 +343,8 @@ def _latent_rotation_figure(run, dataset, seed_models, train_images, test_images
 
 def _sections(s: Settings, dataset, anchors, table, results, ledger) -> tuple:
     centre = "centred on the anchors' mean" if s.center else "not centred, as in the paper"
+    if s.latent_norm:
+        centre += f"; the latent passes a {s.latent_norm} first"
     setup = [
         f"- data: **{dataset.name}** ({dataset.source}), sha256 `{dataset.sha256[:16]}…`",
         f"- {len(dataset.train_labels)} training / {len(dataset.test_labels)} test images "

@@ -53,6 +53,9 @@ class AutoencoderConfig:
     model's transmitted representation has ``n_anchors`` values instead. ``vae_latent_dim`` is the
     size of a VAE's stochastic latent z (its posterior mean is what an absolute VAE transmits).
     ``channels`` are the two convolution widths; ``beta`` weighs the VAE's KL term.
+    ``latent_norm`` normalises a relative model's latents before the projection (``"layernorm"``
+    over each latent's features, ``"batchnorm"`` over the batch, anchors read with the running
+    statistics); ``None``, the paper's choice, leaves them as they are.
     """
 
     kind: Kind = "ae"
@@ -66,10 +69,15 @@ class AutoencoderConfig:
     center: str | None = None
     vae_latent_dim: int = 256
     beta: float = 1.0
+    latent_norm: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("ae", "vae"):
             raise ValueError(f"kind must be 'ae' or 'vae', got {self.kind!r}.")
+        if self.latent_norm not in (None, "layernorm", "batchnorm"):
+            raise ValueError(
+                f"latent_norm must be None, 'layernorm' or 'batchnorm'; got {self.latent_norm!r}."
+            )
         height, width = self.image_size
         if height % 4 or width % 4:
             raise ValueError(
@@ -82,7 +90,12 @@ class AutoencoderConfig:
         return ("relative " if self.relative else "") + self.kind.upper()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Fields added after the first saved models are written only when set, so the keys and
+        # files of those models stay valid.
+        data = asdict(self)
+        if data["latent_norm"] is None:
+            del data["latent_norm"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> AutoencoderConfig:
@@ -182,6 +195,11 @@ class ImageAutoencoder(nn.Module):
                     f"A relative model needs anchor_images of shape {expected}, got {got}."
                 )
             self.register_buffer("anchor_images", anchor_images.detach().clone().float())
+            self.latent_norm: nn.Module = {
+                None: nn.Identity(),
+                "layernorm": nn.LayerNorm(config.latent_dim),
+                "batchnorm": nn.BatchNorm1d(config.latent_dim),
+            }[config.latent_norm]
             self.projection = RelativeProjection(
                 config.n_anchors, config.similarity, config.center, output_norm=None
             )
@@ -221,7 +239,21 @@ class ImageAutoencoder(nn.Module):
             stale = False
         if self._cached_anchor_latents is None or stale:
             with torch.no_grad():
-                self._cached_anchor_latents = self.encoder(self.anchor_images)
+                latents = self.encoder(self.anchor_images)
+                if isinstance(self.latent_norm, nn.BatchNorm1d):  # running statistics: the
+                    latents = F.batch_norm(  # anchors must not move them
+                        latents,
+                        self.latent_norm.running_mean,
+                        self.latent_norm.running_var,
+                        self.latent_norm.weight,
+                        self.latent_norm.bias,
+                        False,
+                        0.0,
+                        self.latent_norm.eps,
+                    )
+                else:
+                    latents = self.latent_norm(latents)
+                self._cached_anchor_latents = latents
         return self._cached_anchor_latents
 
     def train(self, mode: bool = True) -> ImageAutoencoder:
@@ -235,7 +267,7 @@ class ImageAutoencoder(nn.Module):
         """Transmitted representation and, for an absolute VAE, its log-variance."""
         latent = self.encoder(images)
         if self.config.relative:
-            return self.projection(latent, self.anchor_latents()), None
+            return self.projection(self.latent_norm(latent), self.anchor_latents()), None
         if self.config.kind == "vae":
             return self.mu_head(latent), self.logvar_head(latent)
         return latent, None
