@@ -36,6 +36,7 @@ from relreps._checks import check_choice
 
 __all__ = [
     "MODES",
+    "MacroF1",
     "MeanMetric",
     "Metric",
     "Mode",
@@ -372,6 +373,8 @@ class WeightedF1:
     ``update(logits, target)`` takes ``(n, n_classes)`` scores and ``(n,)`` class indices.
     """
 
+    average = "weighted"
+
     def __init__(self) -> None:
         self.predictions: list[np.ndarray] = []
         self.targets: list[np.ndarray] = []
@@ -389,7 +392,13 @@ class WeightedF1:
             f1_score(
                 np.concatenate(self.targets),
                 np.concatenate(self.predictions),
-                average="weighted",
+                average=self.average,
                 zero_division=0,
             )
         )
+
+
+class MacroF1(WeightedF1):
+    """Macro F1 x100 (every class weighs the same; the paper's relative-training metric)."""
+
+    average = "macro"

@@ -161,16 +161,17 @@ def score_heads(
     spaces: Mapping[str, Space],
     labels: np.ndarray,
     mode: str,
+    metric: Any = None,
 ) -> Any:
-    """Weighted F1 x100 of every head on every space's ``mode`` representation (NaN where the
-    widths differ: absolute latents of different sizes)."""
+    """Weighted F1 x100 (or ``metric``, a factory) of every head on every space's ``mode``
+    representation (NaN where the widths differ: absolute latents of different sizes)."""
     from relreps.stitching import WeightedF1, stitch_representations
 
     return stitch_representations(
         {name: space.represent(mode) for name, space in spaces.items()},
         heads,
         labels,
-        WeightedF1,
+        metric or WeightedF1,
         widths=widths,
     )
 
@@ -185,11 +186,13 @@ def classification_stitching(
     seed: int,
     epochs: int,
     modes: Sequence[str] = MODES,
+    metric: Any = None,
 ) -> dict[str, Any]:
     """For each mode: heads trained on every ``train`` space, each scored on every ``test``
-    space. Returns ``{mode: StitchingResult}`` (rows: test spaces; columns: heads)."""
+    space (weighted F1 x100 unless ``metric``). Returns ``{mode: StitchingResult}`` (rows: test
+    spaces; columns: heads)."""
     results = {}
     for mode in modes:
         heads, widths = train_heads(train, train_labels, n_classes, mode, seed=seed, epochs=epochs)
-        results[mode] = score_heads(heads, widths, test, test_labels, mode)
+        results[mode] = score_heads(heads, widths, test, test_labels, mode, metric)
     return results
