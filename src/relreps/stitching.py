@@ -36,6 +36,7 @@ from relreps._checks import check_choice
 
 __all__ = [
     "MODES",
+    "Accuracy",
     "MacroF1",
     "MeanMetric",
     "Metric",
@@ -396,6 +397,23 @@ class WeightedF1:
                 zero_division=0,
             )
         )
+
+
+class Accuracy:
+    """Accuracy x100 of argmax predictions: ``update(logits (n, c), target (n,))``."""
+
+    def __init__(self) -> None:
+        self.correct = 0
+        self.count = 0
+
+    def update(self, prediction: torch.Tensor, target: torch.Tensor) -> None:
+        self.correct += int((prediction.argmax(-1) == target).sum())
+        self.count += int(target.numel())
+
+    def compute(self) -> float:
+        if self.count == 0:
+            raise ValueError("The metric saw no samples: the evaluation data is empty.")
+        return 100.0 * self.correct / self.count
 
 
 class MacroF1(WeightedF1):

@@ -2,7 +2,7 @@
 
 >>> import relreps.experiments as experiments
 >>> experiments.names()[:3]
-('ae-stitching', 'cross-lingual', 'image-stitching')
+('ae-stitching', 'anchor-count', 'cross-lingual')
 >>> experiments.get("ae-stitching").summary.startswith("zero-shot stitching")
 True
 
@@ -108,6 +108,11 @@ def _execute(experiment: Experiment, settings: Any, command: str) -> Any:
     return result
 
 
+register(
+    "anchor-count",
+    "accuracy and stitched accuracy against the number of anchors, 1 to 2,000 (paper sec. 4.3)",
+    "relreps.experiments.anchor_count",
+)
 register(
     "ae-stitching",
     "zero-shot stitching of AE/VAE encoders and decoders on Fashion-MNIST (paper sec. 5.1)",

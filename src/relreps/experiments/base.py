@@ -156,17 +156,16 @@ class Settings:
                 continue
             flag = _flag(spec)
             minimum, choices = spec.metadata.get("minimum"), spec.metadata.get("choices")
-            kind = _base_type(self._types()[spec.name])
-            if minimum is not None and kind is int:
-                check_int(value, flag, minimum=int(minimum), why=spec.metadata.get("why", ""))
-            elif minimum is not None and value < minimum:
-                raise ValueError(f"{flag} must be at least {minimum}, got {value!r}.")
-            if choices is not None:
-                for item in value if isinstance(value, tuple) else (value,):
-                    if item not in choices:
-                        raise ValueError(
-                            f"{flag} must be one of {', '.join(map(str, choices))}; got {item!r}."
-                        )
+            kind = _element_type(self._types()[spec.name]) or _base_type(self._types()[spec.name])
+            for item in value if isinstance(value, tuple) else (value,):
+                if minimum is not None and kind is int:
+                    check_int(item, flag, minimum=int(minimum), why=spec.metadata.get("why", ""))
+                elif minimum is not None and item < minimum:
+                    raise ValueError(f"{flag} must be at least {minimum}, got {item!r}.")
+                if choices is not None and item not in choices:
+                    raise ValueError(
+                        f"{flag} must be one of {', '.join(map(str, choices))}; got {item!r}."
+                    )
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON values (paths as text, tuples as lists)."""

@@ -1,0 +1,225 @@
+"""How many anchors a relative representation needs (paper section 4.3, the number of anchors).
+
+For each number of anchors (log-spaced from 1 to 2,000) and seed, random training samples are
+the anchors; a head is trained on each frozen encoder's relative representation and scored on
+its own test representation (non-stitched) and on the other encoder's (stitched, zero-shot).
+Two domains, two encoders each: EfficientNet-Lite0 and Lite1 on Fashion-MNIST, MiniLM and USE on
+Debian package descriptions. The paper's curve rises fast with the first anchors and saturates.
+
+``encoders`` (cached embeddings) -> ``select_anchors`` -> ``common.classification_stitching``
+(relative only) -> accuracy over seeds -> a curve with bands of one standard deviation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relreps.experiments import base, common
+from relreps.experiments.base import option
+from relreps.experiments.report import format_mean_std, markdown_table
+
+__all__ = ["NAME", "Settings", "run"]
+
+NAME = "anchor-count"
+
+
+@dataclass(frozen=True)
+class Settings(base.Settings):
+    UNUSED = frozenset({"jobs"})
+
+    counts: tuple[int, ...] = option(
+        (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+        quick=(1, 10, 100),
+        minimum=1,
+        help="numbers of anchors",
+    )
+    seeds: int = option(3, quick=1, minimum=1, help="anchor and head seeds")
+    image_encoders: tuple[str, ...] = option(
+        ("efficientnet-lite0", "efficientnet-lite1"), help="two frozen image encoders"
+    )
+    resolution: int = option(64, quick=32, minimum=8, help="their input pixels")
+    train_size: int = option(10_000, quick=1_000, minimum=10, help="Fashion-MNIST training images")
+    test_size: int = option(2_000, quick=300, minimum=10, help="test images")
+    text_encoders: tuple[str, ...] = option(("minilm", "use"), help="two frozen text encoders")
+    train_per_class: int = option(250, quick=30, minimum=1, help="training texts per topic")
+    test_per_class: int = option(100, quick=10, minimum=1, help="test texts per topic")
+    epochs: int = option(20, quick=10, minimum=1, help="head training epochs")
+    data_dir: Path | None = option(None, shown="Debian's Fashion-MNIST", help="IDX image folder")
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("image_encoders", "text_encoders"):
+            if len(getattr(self, name)) != 2:
+                raise ValueError(f"--{name.replace('_', '-')} takes exactly two encoders.")
+
+
+def run(run: base.Run) -> base.Result:
+    from relreps.stitching import Accuracy
+
+    s = run.settings
+    domains = {"images": _images(run), "text": _texts(run)}
+    curves: dict[str, Any] = {}
+    for domain, (embeddings, labels, n_classes) in domains.items():
+        first, second = embeddings
+        n_train = len(labels["train"])
+        runs: dict[str, dict[int, list[float]]] = {"non-stitched": {}, "stitched": {}}
+        for count in s.counts:
+            if count > n_train:
+                run.log(f"{domain}: {count} anchors exceed the {n_train} training samples; skipped")
+                continue
+            for seed in range(s.seeds):
+                anchors = run.anchors(
+                    f"{domain}, {count} anchors, seed {seed}", _select(count, n_train, seed, domain)
+                )
+                spaces = {
+                    split: {
+                        e: common.Space(x[split], anchors.take(x["train"]))
+                        for e, x in embeddings.items()
+                    }
+                    for split in ("train", "test")
+                }
+                result = common.classification_stitching(
+                    spaces["train"],
+                    spaces["test"],
+                    labels["train"],
+                    labels["test"],
+                    n_classes,
+                    seed=seed,
+                    epochs=s.epochs,
+                    modes=("relative",),
+                    metric=Accuracy,
+                )["relative"]
+                same = [result.scores[i, i] for i in range(2)]
+                across = [result.scores[0, 1], result.scores[1, 0]]
+                runs["non-stitched"].setdefault(count, []).extend(same)
+                runs["stitched"].setdefault(count, []).extend(across)
+            run.log(f"{domain}: {count} anchors scored")
+        curves[domain] = {
+            "encoders": [first, second],
+            **{
+                kind: {str(count): common.mean_std(values) for count, values in by_count.items()}
+                for kind, by_count in runs.items()
+            },
+        }
+    table = _table(curves)
+    _figure(run, curves)
+    sections = (("Result", table + "\n\n" + _reading(curves)), ("Setup", _setup(s, run.facts)))
+    return base.Result(
+        "The number of anchors (paper section 4.3)", table, sections, {"curves": curves}
+    )
+
+
+def _select(count: int, n_train: int, seed: int, domain: str) -> Any:
+    from relreps import select_anchors
+
+    return select_anchors(
+        None, count, n_samples=n_train, seed=seed, source=f"the {n_train} training {domain}"
+    )
+
+
+def _images(run: base.Run):
+    from relreps.datasets.images import load_image_dataset
+
+    s = run.settings
+    data = load_image_dataset(s.data_dir).subset(s.train_size, s.test_size, seed=0)
+    run.facts["images"] = {"name": data.name, "sha256": data.sha256, "train": s.train_size}
+    embeddings = {}
+    for name in s.image_encoders:
+        encoder = run.encoder(name, resolution=s.resolution)
+        run.facts.setdefault("encoders", {})[name] = encoder.id
+        embeddings[name] = {
+            split: run.cache.embed(encoder, x, label=f"{data.name}-{split}", progress=s.progress)
+            for split, x in (("train", data.train_images), ("test", data.test_images))
+        }
+    labels = {"train": data.train_labels, "test": data.test_labels}
+    return embeddings, labels, len(data.class_names)
+
+
+def _texts(run: base.Run):
+    from relreps.datasets.debian import DEFAULT_TOPICS, load_descriptions, topic_dataset
+    from relreps.datasets.text import balanced_sample, truncate_text
+
+    s = run.settings
+    records, sha = load_descriptions(run.cache_dir / "text")
+    data = topic_dataset(records, list(DEFAULT_TOPICS), "en", name="debian-descriptions-en")
+    run.facts["texts"] = {"name": data.name, "sha256": sha}
+    train = balanced_sample(data.labels, s.train_per_class, seed=0)
+    test = balanced_sample(
+        data.labels, s.test_per_class, seed=1, candidates=np.setdiff1d(np.arange(len(data)), train)
+    )
+    texts = {
+        split: [truncate_text(data.texts[i], 300) for i in rows]
+        for split, rows in (("train", train), ("test", test))
+    }
+    embeddings = common.embed_all(run, s.text_encoders, texts, label=data.name)
+    return embeddings, {"train": data.labels[train], "test": data.labels[test]}, len(DEFAULT_TOPICS)
+
+
+def _table(curves: dict[str, Any]) -> str:
+    counts = sorted({int(c) for curve in curves.values() for c in curve["non-stitched"]})
+    rows = []
+    for domain, curve in curves.items():
+        for kind in ("non-stitched", "stitched"):
+            label = f"{domain} ({' ↔ '.join(curve['encoders'])}), {kind}"
+            rows.append([label, *(format_mean_std(curve[kind].get(str(c)), 1) for c in counts)])
+    return markdown_table(["accuracy x100 \\ anchors", *map(str, counts)], rows)
+
+
+def _reading(curves: dict[str, Any]) -> str:
+    lines = []
+    for domain, curve in curves.items():
+        by_count = {int(c): v["mean"] for c, v in curve["stitched"].items() if v}
+        best = max(by_count.values())
+        enough = min(c for c, v in by_count.items() if v >= 0.9 * best)
+        lines.append(
+            f"- {domain}: stitched accuracy reaches 90% of its best ({best:.1f}) with "
+            f"{enough} anchors."
+        )
+    lines.append(
+        "With one anchor the head's LayerNorm sees a single value, which it normalises "
+        "to a constant: that point is chance by construction."
+    )
+    return "\n".join(lines)
+
+
+def _figure(run: base.Run, curves: dict[str, Any]) -> None:
+    if not run.drawing:
+        return
+    figure = run.figure(figsize=(5.2 * len(curves), 3.8))
+    axes = np.atleast_1d(figure.subplots(1, len(curves)))
+    for axis, (domain, curve) in zip(axes, curves.items(), strict=True):
+        for kind, colour in (("non-stitched", "C0"), ("stitched", "C1")):
+            points = sorted((int(c), v) for c, v in curve[kind].items() if v)
+            x = np.array([c for c, _ in points])
+            mean = np.array([v["mean"] for _, v in points])
+            std = np.array([v["std"] for _, v in points])
+            axis.plot(x, mean, "o-", color=colour, label=kind, markersize=3)
+            axis.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2)
+        axis.set_xscale("log")
+        axis.set_xlabel("number of anchors")
+        axis.set_ylabel("accuracy x100")
+        axis.set_title(f"{domain}: {' ↔ '.join(curve['encoders'])}", fontsize=10)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    run.save_figure(figure, "anchor_count.png")
+
+
+def _setup(s: Settings, facts: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"- images: {facts['images']['name']} (sha256 `{facts['images']['sha256'][:16]}…`), "
+            f"{s.train_size} / {s.test_size} images, encoders at {s.resolution} px",
+            f"- texts: Debian descriptions, 10 topics, {s.train_per_class} / {s.test_per_class} "
+            "per topic",
+            f"- anchors: random training samples, {s.seeds} seeds per count; the head: "
+            f"{common.HEAD}, {s.epochs} epochs, on the relative (cosine) representation",
+            "- accuracy x100 on the test split; non-stitched: each encoder's head on its own "
+            "representation; stitched: on the other encoder's (both directions); mean ± std over "
+            "seeds and encoders",
+            *common.encoder_lines(facts),
+        ]
+    )
