@@ -127,36 +127,20 @@ def _images(run: base.Run):
     s = run.settings
     data = load_image_dataset(s.data_dir).subset(s.train_size, s.test_size, seed=0)
     run.facts["images"] = {"name": data.name, "sha256": data.sha256, "train": s.train_size}
-    embeddings = {}
-    for name in s.image_encoders:
-        encoder = run.encoder(name, resolution=s.resolution)
-        run.facts.setdefault("encoders", {})[name] = encoder.id
-        embeddings[name] = {
-            split: run.cache.embed(encoder, x, label=f"{data.name}-{split}", progress=s.progress)
-            for split, x in (("train", data.train_images), ("test", data.test_images))
-        }
+    splits = {"train": data.train_images, "test": data.test_images}
+    embeddings = common.embed_all(
+        run, s.image_encoders, splits, label=data.name, resolution=s.resolution
+    )
     labels = {"train": data.train_labels, "test": data.test_labels}
     return embeddings, labels, len(data.class_names)
 
 
 def _texts(run: base.Run):
-    from relreps.datasets.debian import DEFAULT_TOPICS, load_descriptions, topic_dataset
-    from relreps.datasets.text import balanced_sample, truncate_text
-
     s = run.settings
-    records, sha = load_descriptions(run.cache_dir / "text")
-    data = topic_dataset(records, list(DEFAULT_TOPICS), "en", name="debian-descriptions-en")
-    run.facts["texts"] = {"name": data.name, "sha256": sha}
-    train = balanced_sample(data.labels, s.train_per_class, seed=0)
-    test = balanced_sample(
-        data.labels, s.test_per_class, seed=1, candidates=np.setdiff1d(np.arange(len(data)), train)
-    )
-    texts = {
-        split: [truncate_text(data.texts[i], 300) for i in rows]
-        for split, rows in (("train", train), ("test", test))
-    }
-    embeddings = common.embed_all(run, s.text_encoders, texts, label=data.name)
-    return embeddings, {"train": data.labels[train], "test": data.labels[test]}, len(DEFAULT_TOPICS)
+    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
+    run.facts["texts"] = {"name": topics.name, **topics.source}
+    embeddings = common.embed_all(run, s.text_encoders, topics.texts, label=topics.name)
+    return embeddings, topics.labels, len(topics.classes)
 
 
 def _table(curves: dict[str, Any]) -> str:

@@ -353,6 +353,13 @@ class Run:
             self._cache = EmbeddingCache(self.cache_dir / "embeddings")
         return self._cache
 
+    def use_encoder(self, name: str, encoder: Any) -> Any:
+        """Make :meth:`encoder` (and so :func:`~relreps.experiments.common.embed_all`) serve
+        ``encoder`` under ``name``: an encoder built by the experiment itself (a model it
+        trained)."""
+        self._encoders[(name, ())] = encoder
+        return encoder
+
     def encoder(self, name: str, **options: Any) -> Any:
         """The encoder called ``name`` (:func:`relreps.encoders.get_encoder`, with ``options``
         such as ``resolution=``), loaded once per run on the run's device."""

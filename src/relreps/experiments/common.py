@@ -26,13 +26,16 @@ __all__ = [
     "MODES",
     "MODE_LABELS",
     "Space",
+    "Topics",
     "aggregate",
     "anisotropy",
     "classification_stitching",
+    "debian_topics",
     "embed_all",
     "encoder_lines",
     "mean_std",
     "score_heads",
+    "split_topics",
     "train_heads",
 ]
 
@@ -64,9 +67,10 @@ def aggregate(runs: Sequence[Any]) -> Any:
 
 
 def embed_all(
-    run: Any, encoders: Sequence[str], splits: Mapping[str, Sequence[str]], *, label: str
+    run: Any, encoders: Sequence[str], splits: Mapping[str, Any], *, label: str, **options: Any
 ) -> dict[str, dict[str, np.ndarray]]:
-    """``{encoder: {split: embeddings}}`` for every encoder and split, through ``run.cache``.
+    """``{encoder: {split: embeddings}}`` for every encoder and split (texts or image arrays),
+    through ``run.cache``; ``options`` go to the encoders (``resolution=`` for images).
 
     Records each encoder's id and encoding time in ``run.facts`` (``encoders``,
     ``encode_seconds``, and the cache's hits and misses so far) and logs whether it encoded or
@@ -76,7 +80,7 @@ def embed_all(
     ids = run.facts.setdefault("encoders", {})
     seconds = run.facts.setdefault("encode_seconds", {})
     for name in encoders:
-        encoder = run.encoder(name)
+        encoder = run.encoder(name, **options)
         ids[name] = encoder.id
         start, misses = time.perf_counter(), run.cache.misses
         out[name] = {
@@ -103,6 +107,60 @@ def encoder_lines(facts: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k} {v}" for k, v in seconds.items())
     )
     return lines
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Labelled texts split into class-balanced training and test sets."""
+
+    name: str
+    classes: tuple[str, ...]
+    texts: dict[str, list[str]]  # split -> texts
+    labels: dict[str, np.ndarray]  # split -> class indices
+    source: dict[str, str]  # where the texts came from (and their hash)
+
+
+def split_topics(
+    data: Any,
+    train_per_class: int,
+    test_per_class: int,
+    *,
+    seed: int = 0,
+    max_chars: int | None = 300,
+    source: dict[str, str] | None = None,
+) -> Topics:
+    """``train_per_class`` and ``test_per_class`` texts of every class of a
+    :class:`~relreps.datasets.text.TextDataset`, disjoint, drawn with ``seed`` (the test set with
+    ``seed + 1``), cut to ``max_chars`` characters at a word boundary."""
+    from relreps.datasets.text import balanced_sample, truncate_text
+
+    train = balanced_sample(data.labels, train_per_class, seed=seed)
+    rest = np.setdiff1d(np.arange(len(data)), train)
+    test = balanced_sample(data.labels, test_per_class, seed=seed + 1, candidates=rest)
+    rows = {"train": train, "test": test}
+    texts = {
+        split: [
+            truncate_text(data.texts[i], max_chars) if max_chars else data.texts[i] for i in index
+        ]
+        for split, index in rows.items()
+    }
+    labels = {split: data.labels[index] for split, index in rows.items()}
+    return Topics(data.name, tuple(data.label_names), texts, labels, dict(source or {}))
+
+
+def debian_topics(
+    run: Any, train_per_class: int, test_per_class: int, *, topics: Any = None, **options: Any
+) -> Topics:
+    """The default text data: Debian package descriptions labelled by their section (the 10
+    topical sections unless ``topics``), fetched once into ``run.cache_dir / "text"``; see
+    :func:`split_topics`."""
+    from relreps.datasets.debian import DEFAULT_TOPICS, load_descriptions, topic_dataset
+
+    records, sha = load_descriptions(run.cache_dir / "text")
+    sections = list(topics or DEFAULT_TOPICS)
+    data = topic_dataset(records, sections, "en", name="debian-descriptions-en")
+    source = {"source": "Debian bookworm package descriptions", "sha256": sha}
+    return split_topics(data, train_per_class, test_per_class, source=source, **options)
 
 
 def anisotropy(vectors: np.ndarray, n: int = 1000, seed: int = 0) -> float:

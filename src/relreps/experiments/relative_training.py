@@ -218,41 +218,19 @@ def _heads(run: base.Run, task: str, name: str, train, test, n_classes: int) -> 
 def _frozen_images(run: base.Run, fashion) -> dict:
     s = run.settings
     data = fashion.subset(s.frozen_train_size, s.frozen_test_size, seed=0)
-    encoder = run.encoder(s.frozen_encoder, resolution=s.resolution)
-    run.facts.setdefault("encoders", {})[s.frozen_encoder] = encoder.id
-    train, test = (
-        (run.cache.embed(encoder, x, label=f"{data.name}-{split}", progress=s.progress), y)
-        for split, x, y in (
-            ("train", data.train_images, data.train_labels),
-            ("test", data.test_images, data.test_labels),
-        )
-    )
-    return _heads(run, "frozen images", s.frozen_encoder, train, test, len(data.class_names))
+    splits = {"train": data.train_images, "test": data.test_images}
+    name = s.frozen_encoder
+    x = common.embed_all(run, [name], splits, label=data.name, resolution=s.resolution)[name]
+    train, test = (x["train"], data.train_labels), (x["test"], data.test_labels)
+    return _heads(run, "frozen images", name, train, test, len(data.class_names))
 
 
 def _frozen_text(run: base.Run) -> dict:
-    from relreps.datasets.debian import DEFAULT_TOPICS, load_descriptions, topic_dataset
-    from relreps.datasets.text import balanced_sample, truncate_text
-
     s = run.settings
-    records, _ = load_descriptions(run.cache_dir / "text")
-    data = topic_dataset(records, list(DEFAULT_TOPICS), "en", name="debian-descriptions-en")
-    train = balanced_sample(data.labels, s.train_per_class, seed=0)
-    rest = np.setdiff1d(np.arange(len(data)), train)
-    test = balanced_sample(data.labels, s.test_per_class, seed=1, candidates=rest)
-    texts = {
-        split: [truncate_text(data.texts[i], 300) for i in rows]
-        for split, rows in (("train", train), ("test", test))
-    }
-    embedded = common.embed_all(run, [s.text_encoder], texts, label=data.name)[s.text_encoder]
-    return _heads(
-        run,
-        "frozen text",
-        s.text_encoder,
-        (embedded["train"], data.labels[train]),
-        (embedded["test"], data.labels[test]),
-        len(data.label_names),
-    )
+    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
+    x = common.embed_all(run, [s.text_encoder], topics.texts, label=topics.name)[s.text_encoder]
+    train, test = (x["train"], topics.labels["train"]), (x["test"], topics.labels["test"])
+    return _heads(run, "frozen text", s.text_encoder, train, test, len(topics.classes))
 
 
 def _autoencoders(run: base.Run) -> dict[str, Any]:

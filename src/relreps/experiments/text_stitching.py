@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from relreps.experiments import base, common
 from relreps.experiments.base import option
 from relreps.experiments.report import (
@@ -81,21 +79,19 @@ def run(run: base.Run) -> base.Result:
     from relreps.stitching import summarise_stitching
 
     s = run.settings
-    data, source = load_data(run)
-    train, test = split(data, s)
-    n_classes = len(data.label_names)
-    if s.n_anchors > len(train):
+    topics = load_data(run)
+    n_classes, labels = len(topics.classes), topics.labels
+    n_train, n_test = len(labels["train"]), len(labels["test"])
+    if s.n_anchors > n_train:
         raise ValueError(
-            f"--n-anchors {s.n_anchors} exceeds the {len(train)} training texts; lower it or "
+            f"--n-anchors {s.n_anchors} exceeds the {n_train} training texts; lower it or "
             "raise --train-per-class."
         )
     run.log(
-        f"{data.name}: {n_classes} classes, {len(train)} train / {len(test)} test texts "
-        f"({source['source']})"
+        f"{topics.name}: {n_classes} classes, {n_train} train / {n_test} test texts "
+        f"({topics.source['source']})"
     )
-    train_data, test_data = data.subset(train), data.subset(test)
-    splits = {"train": train_data.texts, "test": test_data.texts}
-    embeddings = common.embed_all(run, s.encoders, splits, label=data.name)
+    embeddings = common.embed_all(run, s.encoders, topics.texts, label=topics.name)
 
     by_mode: dict[str, list[Any]] = {mode: [] for mode in common.MODES}
     for seed in range(s.seeds):
@@ -103,10 +99,10 @@ def run(run: base.Run) -> base.Result:
             embeddings[s.encoders[0]]["train"],
             s.n_anchors,
             "stratified",
-            labels=train_data.labels,
+            labels=labels["train"],
             seed=seed,
         )
-        run.anchors(f"seed {seed}", anchors, source=f"the {len(train)} training texts")
+        run.anchors(f"seed {seed}", anchors, source=f"the {n_train} training texts")
         train_spaces = {
             e: common.Space(x["train"], anchors.take(x["train"])) for e, x in embeddings.items()
         }
@@ -116,8 +112,8 @@ def run(run: base.Run) -> base.Result:
         results = common.classification_stitching(
             train_spaces,
             test_spaces,
-            train_data.labels,
-            test_data.labels,
+            labels["train"],
+            labels["test"],
             n_classes,
             seed=seed,
             epochs=s.epochs,
@@ -128,11 +124,11 @@ def run(run: base.Run) -> base.Result:
 
     summary = {mode: summarise_stitching(results) for mode, results in by_mode.items()}
     run.facts["data"] = {
-        **source,
-        "name": data.name,
-        "classes": list(data.label_names),
-        "train": len(train),
-        "test": len(test),
+        **topics.source,
+        "name": topics.name,
+        "classes": list(topics.classes),
+        "train": n_train,
+        "test": n_test,
     }
     run.facts["anisotropy"] = {
         name: round(common.anisotropy(x["test"]), 3) for name, x in embeddings.items()
@@ -169,38 +165,23 @@ def run(run: base.Run) -> base.Result:
     return base.Result(title, table, sections, {"summary": summary, "runs": runs})
 
 
-def load_data(run: base.Run):
-    """The labelled texts (cut to ``max_chars``) and where they came from."""
-    from relreps.datasets.text import TextDataset, load_hf_dataset, load_text_file, truncate_text
+def load_data(run: base.Run) -> common.Topics:
+    """The labelled texts, split class-balanced into training and test texts."""
+    from relreps.datasets.text import load_hf_dataset, load_text_file
 
     s = run.settings
+    options = {"seed": s.split_seed, "max_chars": s.max_chars or None}
+    if not (s.data or s.hf_dataset):
+        return common.debian_topics(
+            run, s.train_per_class, s.test_per_class, topics=s.topics, **options
+        )
     fields = {"text_field": s.text_field, "label_field": s.label_field}
     if s.data:
         data, source = load_text_file(s.data, **fields), {"source": str(s.data)}
-    elif s.hf_dataset:
+    else:
         data = load_hf_dataset(s.hf_dataset, **fields)
         source = {"source": f"huggingface:{s.hf_dataset}"}
-    else:
-        from relreps.datasets.debian import DEFAULT_TOPICS, load_descriptions, topic_dataset
-
-        records, sha = load_descriptions(run.cache_dir / "text")
-        topics = list(s.topics or DEFAULT_TOPICS)
-        data = topic_dataset(records, topics, "en", name="debian-descriptions-en")
-        source = {"source": "Debian bookworm package descriptions", "sha256": sha}
-    if s.max_chars:
-        texts = tuple(truncate_text(t, s.max_chars) for t in data.texts)
-        data = TextDataset(data.name, texts, data.labels, data.label_names, data.ids)
-    return data, source
-
-
-def split(data, s: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced training and test rows, disjoint."""
-    from relreps.datasets.text import balanced_sample
-
-    train = balanced_sample(data.labels, s.train_per_class, seed=s.split_seed)
-    rest = np.setdiff1d(np.arange(len(data)), train)
-    test = balanced_sample(data.labels, s.test_per_class, seed=s.split_seed + 1, candidates=rest)
-    return train, test
+    return common.split_topics(data, s.train_per_class, s.test_per_class, source=source, **options)
 
 
 def _table(summary: dict[str, Any]) -> str:
