@@ -61,3 +61,21 @@ def test_hashes_are_stable(tmp_path):
     )
     assert short_hash({"b": 1, "a": [1, 2]}) == short_hash(json.loads('{"a": [1, 2], "b": 1}'))
     assert short_hash({"a": 1}) != short_hash({"a": 2})
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from relreps.io import write_text_atomic
+
+    mask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+        (tmp_path / "kept.txt").write_text("old")
+        (tmp_path / "kept.txt").chmod(0o600)
+        write_text_atomic(tmp_path / "kept.txt", "new")
+        assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o600
+    finally:
+        os.umask(mask)
