@@ -41,8 +41,8 @@ def test_relative_stitching_far_above_absolute(tmp_path):
     assert main([*ARGS, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     summary = metrics["summary"]
-    absolute = summary["in-domain, absolute"]["pretrained pairs"]["mean"]
-    relative = summary["in-domain, relative"]["pretrained pairs"]["mean"]
+    absolute = summary["in-domain, absolute"]["pretrained-pretrained"]["mean"]
+    relative = summary["in-domain, relative"]["pretrained-pretrained"]["mean"]
     # two 1280-d ImageNet encoders: absolute stitching near chance (10 classes), relative far above
     assert absolute < 20 and relative > 2 * absolute
     # every anchor set is recorded: two sizes in domain and the digits out of domain

@@ -33,9 +33,11 @@ __all__ = [
     "debian_topics",
     "embed_all",
     "encoder_lines",
+    "image_classifiers",
     "mean_std",
     "score_heads",
     "split_topics",
+    "stitched_groups",
     "train_heads",
 ]
 
@@ -161,6 +163,65 @@ def debian_topics(
     data = topic_dataset(records, sections, "en", name="debian-descriptions-en")
     source = {"source": "Debian bookworm package descriptions", "sha256": sha}
     return split_topics(data, train_per_class, test_per_class, source=source, **options)
+
+
+def image_classifiers(
+    run: Any, data: Any, specs: Mapping[str, tuple[Any, int, np.ndarray | None]], *, epochs: int
+) -> dict[str, Any]:
+    """Small CNNs (:mod:`relreps.models.cnn`) trained on ``data``'s training images through the
+    run's model store: ``specs`` maps a name to ``(config, seed, anchor rows or None)``. Their
+    ledger entries go to ``run.facts["models"]``."""
+    from relreps.io import short_hash
+    from relreps.models.cnn import load_image_classifier, save_image_classifier
+    from relreps.models.store import ModelJob
+
+    images = torch.from_numpy(data.train_images).float().div(255).unsqueeze(1)
+    jobs = []
+    for name, (config, seed, rows) in specs.items():
+        key = {
+            "config": config.to_dict(),
+            "data": data.sha256,
+            "n_train": len(images),
+            "epochs": epochs,
+            "seed": seed,
+            "anchors": None if rows is None else short_hash(np.asarray(rows)),
+        }
+        jobs.append(ModelJob(name, key, label=config.name, seed=seed, payload=(config, rows)))
+    store = run.models(save_image_classifier, load_image_classifier)
+    context = {"images": images, "labels": torch.from_numpy(data.train_labels), "epochs": epochs}
+    models = store.obtain(jobs, _train_image_classifier, context=context)
+    run.facts.setdefault("models", []).extend(store.ledger)
+    return dict(zip(specs, models, strict=True))
+
+
+def _train_image_classifier(job: Any, context: dict, progress: bool) -> Any:
+    """One CNN of :func:`image_classifiers` (module level: worker processes import it)."""
+    from relreps.models.cnn import train_image_classifier
+
+    config, rows = job.payload
+    anchors = None if rows is None else context["images"][np.array(rows)]
+    return train_image_classifier(
+        config,
+        context["images"],
+        context["labels"],
+        anchor_images=anchors,
+        seed=job.seed,
+        epochs=context["epochs"],
+        progress=progress,
+    )
+
+
+def stitched_groups(results: Sequence[Any], family: Mapping[str, str]) -> dict[str, Any]:
+    """Stitched scores (encoder != decoder) pooled over results by the kind of pair: the two
+    encoders' ``family`` names, sorted and joined ("cnn-cnn", "cnn-pretrained")."""
+    groups: dict[str, list[float]] = {}
+    for result in results:
+        for i, encoder in enumerate(result.encoders):
+            for j, decoder in enumerate(result.decoders):
+                if encoder != decoder:
+                    kind = "-".join(sorted((family[encoder], family[decoder])))
+                    groups.setdefault(kind, []).append(result.scores[i, j])
+    return {kind: mean_std(values) for kind, values in sorted(groups.items())}
 
 
 def anisotropy(vectors: np.ndarray, n: int = 1000, seed: int = 0) -> float:

@@ -118,16 +118,13 @@ def _anchors(run: base.Run, task: str, labels: np.ndarray, seed: int, source: st
 
 def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
     """Macro F1 of absolute and relative CNNs trained on ``data`` (through the model store)."""
-    from relreps.io import short_hash
-    from relreps.models.cnn import CNNConfig, load_image_classifier, save_image_classifier
-    from relreps.models.store import ModelJob
+    from relreps.models.cnn import CNNConfig
     from relreps.stitching import MacroF1
 
     s = run.settings
-    images = torch.from_numpy(data.train_images).float().div(255).unsqueeze(1)
-    jobs = []
+    specs = {}
     for seed in range(s.seeds):
-        anchors = _anchors(run, tag, data.train_labels, seed, f"{data.name} training images")
+        rows = _anchors(run, tag, data.train_labels, seed, f"{data.name} training images").indices
         for relative in (False, True):
             config = CNNConfig(
                 n_classes=len(data.class_names),
@@ -135,34 +132,12 @@ def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
                 relative=relative,
                 n_anchors=s.n_anchors,
             )
-            key = {
-                "config": config.to_dict(),
-                "data": data.sha256,
-                "n_train": len(images),
-                "epochs": s.cnn_epochs,
-                "seed": seed,
-                "anchors": short_hash(anchors.indices) if relative else None,
-            }
-            jobs.append(
-                ModelJob(
-                    f"{tag}-{'rel' if relative else 'abs'}-seed{seed}",
-                    key,
-                    label=f"{tag} {config.name}",
-                    seed=seed,
-                    payload=(config, anchors.indices),
-                )
-            )
-    store = run.models(save_image_classifier, load_image_classifier)
-    context = {
-        "images": images,
-        "labels": torch.from_numpy(data.train_labels),
-        "epochs": s.cnn_epochs,
-    }
-    models = store.obtain(jobs, _train_cnn, context=context)
-    run.facts.setdefault("models", []).extend(store.ledger)
+            name = f"{tag}-{'rel' if relative else 'abs'}-seed{seed}"
+            specs[name] = (config, seed, rows if relative else None)
+    models = common.image_classifiers(run, data, specs, epochs=s.cnn_epochs)
     test = torch.from_numpy(data.test_images).float().div(255).unsqueeze(1)
     out: dict[str, list[float]] = {"absolute": [], "relative": []}
-    for model in models:
+    for model in models.values():
         metric = MacroF1()
         with torch.inference_mode():
             for start in range(0, len(test), 1000):
@@ -172,22 +147,6 @@ def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
                 )
         out["relative" if model.config.relative else "absolute"].append(metric.compute())
     return out
-
-
-def _train_cnn(job, context: dict, progress: bool):
-    from relreps.models.cnn import train_image_classifier
-
-    config, anchor_rows = job.payload
-    anchor_images = context["images"][np.array(anchor_rows)] if config.relative else None
-    return train_image_classifier(
-        config,
-        context["images"],
-        context["labels"],
-        anchor_images=anchor_images,
-        seed=job.seed,
-        epochs=context["epochs"],
-        progress=progress,
-    )
 
 
 def _heads(run: base.Run, task: str, name: str, train, test, n_classes: int) -> dict:
