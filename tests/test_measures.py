@@ -114,16 +114,20 @@ def test_mrr_known_value():
 
 
 def test_cross_jaccard_known_value():
-    # x: 0 and 1 close, 2 far; y keeps rows 0, 1 but moves row 2 next to x[0].
+    # The paper's code: J(kNN_y(y_i), kNN_y(x_i)), both sets in the target space y, y_i's own set
+    # counting itself. x and y agree on rows 0 and 1; row 2 points elsewhere in x.
     x = np.array([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.2]])
     y = np.array([[1.0, 0.0], [0.9, 0.1], [1.0, 0.05]])
-    # k=2. Own sets (self first): {0, 1}, {1, 0}, {2, 1}.
-    # x[0] in y: cos to y = 1, 0.994, 0.9988 -> {0, 2}: J = 1/3.
-    # x[1] in y: 0.994, 1, 0.9997 -> {1, 2}: J = 1/3.
-    # x[2] = (-1, 0.2) in y: -0.981, -0.953, -0.970 -> rows 1, 2 -> {1, 2}: J = 1.
-    assert cross_jaccard_at_k(x, y, k=2) == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)
-    # k=1: x[0] and x[1] find themselves in y; x[2] finds row 1.
+    # k=2. Own sets in y (self first): y0 -> {0, 2} (cos 0.99875 > 0.9939), y1 -> {1, 2}
+    # (0.9982 > 0.9939), y2 -> {2, 0} (0.99875 > 0.9982).
+    # Retrieved in y: x0 -> {0, 2}; x1 (= y1) -> {1, 2}; x2 = (-1, 0.2): cosines -0.981, -0.953,
+    # -0.970 -> {1, 2}. Jaccard 1, 1, |{2}| / |{0, 1, 2}| = 1/3.
+    assert cross_jaccard_at_k(x, y, k=2) == pytest.approx((1 + 1 + 1 / 3) / 3)
+    # k=1: own sets {0}, {1}, {2}; retrieved {0}, {1}, {1} -> 1, 1, 0.
     assert cross_jaccard_at_k(x, y, k=1) == pytest.approx(2 / 3)
+    # the source-space variant J(kNN_x(x_i), kNN_y(x_i)) would give 5/9 at k=2 here: row 2's
+    # own set in x is {2, 1}, and x1's in x is {1, 0} against {1, 2} retrieved
+    assert cross_jaccard_at_k(x, y, k=2) != pytest.approx(5 / 9)
 
 
 def test_rotated_absolute_spaces_score_low_relative_ones_one():

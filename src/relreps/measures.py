@@ -370,7 +370,7 @@ def _jaccard_of_sets(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
 @_register(
     "cross_jaccard_at_k",
     {"isotropic_scaling"},
-    "Jaccard of x[i]'s k-NN in x and x[i]'s k-NN retrieved in y (the paper's Table 1)",
+    "Jaccard of y[i]'s k-NN in y and x[i]'s k-NN retrieved in y (the paper's Table 1)",
 )
 def cross_jaccard_at_k(
     x: Array,
@@ -381,15 +381,15 @@ def cross_jaccard_at_k(
     chunk_size: int | None = None,
     backend: Backend = "torch",
 ) -> float:
-    """Mean Jaccard index of each sample's ``k`` nearest neighbours in its own space ``x`` and the
-    ``k`` rows of ``y`` most cosine-similar to its row of ``x`` (cross-space retrieval).
+    """Mean Jaccard index, in the target space ``y``, of each sample's own ``k`` nearest rows
+    (``y[i]``'s neighbours, itself included) and the ``k`` rows most cosine-similar to its source
+    row ``x[i]`` (cross-space retrieval): ``J(kNN_y(y_i), kNN_y(x_i))``.
 
-    This is the Jaccard of the paper's Table 1: it asks whether querying the target space with a
-    source vector finds the same words the source space would, so two absolute spaces that differ
-    by a rotation score about ``k / n`` while relative spaces over parallel anchors can score 1.
-    The sample itself counts as its own nearest neighbour in ``x`` (so ``x == y`` scores 1); like
-    :func:`mrr_at_k` it needs equal dimensions, and the direction matters.
-    :func:`jaccard_at_k` is the rotation-invariant, within-space variant.
+    This is the Jaccard of the paper's Table 1 as its code computes it: does querying the target
+    space with the source vector find the neighbourhood the target vector has there? Two absolute
+    spaces that differ by a rotation score about ``k / n``; relative spaces over parallel anchors
+    can score 1 (``x == y`` scores 1). Like :func:`mrr_at_k` it needs equal dimensions, and the
+    direction matters. :func:`jaccard_at_k` is the rotation-invariant, within-space variant.
 
     Examples
     --------
@@ -402,9 +402,9 @@ def cross_jaccard_at_k(
     _check_k(k, xt.shape[0], False, "cross_jaccard_at_k")
     options = {"memory": memory, "chunk_size": chunk_size, "backend": backend}
     if k > 1:
-        others = _neighbours(xt, xt, k - 1, exclude_self=True, **options)
+        others = _neighbours(yt, yt, k - 1, exclude_self=True, **options)
     else:
-        others = torch.empty((xt.shape[0], 0), dtype=torch.long, device=xt.device)
+        others = torch.empty((yt.shape[0], 0), dtype=torch.long, device=yt.device)
     return _jaccard_of_sets(_with_self(others, k), _neighbours(xt, yt, k, **options), k)
 
 
@@ -666,8 +666,8 @@ def neighbourhood_agreement(
         mutual,
         _mrr_from(xy, ks),
         _mrr_from(yx, ks),
-        {k: _jaccard_of_sets(_with_self(a, k), xy[:, :k], k) for k in ks},
-        {k: _jaccard_of_sets(_with_self(b, k), yx[:, :k], k) for k in ks},
+        {k: _jaccard_of_sets(_with_self(b, k), xy[:, :k], k) for k in ks},
+        {k: _jaccard_of_sets(_with_self(a, k), yx[:, :k], k) for k in ks},
     )
 
 

@@ -465,9 +465,10 @@ def _setup(s: Settings, facts: dict) -> str:
         f"- anchors: {s.n_anchors} words (parallel: the same words in both spaces), {s.seeds} "
         "seeds; relative = cosine to the anchors (centred: on the anchors' mean)",
         "- measures (`relreps.measures`), cosine neighbours, mean ± std over anchor seeds: "
-        "Jaccard = the paper's cross-space Jaccard (`cross_jaccard_at_k`: the word's k-NN in the "
-        "source space, itself included, against the k rows of the target space nearest to its "
-        "source row); MRR of the word itself among those k target rows; within-space Jaccard = "
+        "Jaccard = the paper's cross-space Jaccard as its code computes it (`cross_jaccard_at_k`: "
+        "in the target space, the word's own k-NN, itself included, against the k rows nearest "
+        "to its source vector); MRR of the word itself among those k target rows; within-space "
+        "Jaccard = "
         "overlap of each space's own k-NN sets, self excluded (`jaccard_at_k`, rotation-invariant, "
         "so not near 0 for absolute spaces); cosine = mean cosine of the word's two vectors",
         "- '-': undefined (cross-space retrieval and cosine need equal dimensions)",
