@@ -164,3 +164,30 @@ def test_empty_and_nan_inputs_are_reported():
     x[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         relreps.select_anchors(x, 2, "fps")
+
+
+def test_anchors_refuse_indices_outside_their_space_and_take_rows_of_frames():
+    with pytest.raises(ValueError, match=r"must lie in \[0, 5\)"):
+        relreps.Anchors(np.array([0, -1]), "random", 0, 5)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 5\)"):
+        relreps.Anchors(np.array([5]), "random", 0, 5)
+    with pytest.raises(ValueError, match="distinct"):
+        relreps.Anchors(np.array([1, 1]), "random", 0, 5)
+    with pytest.raises(ValueError, match="1-D array of integers"):
+        relreps.Anchors(np.array([0.5]), "random", 0, 5)
+
+    class Frame:
+        """Enough of a pandas DataFrame: len, and rows by position through iloc."""
+
+        def __init__(self, rows):
+            self.rows = rows
+            self.iloc = self
+
+        def __len__(self):
+            return len(self.rows)
+
+        def __getitem__(self, index):  # as iloc: rows; indexing the frame itself gives columns
+            return [self.rows[i] for i in index]
+
+    anchors = relreps.Anchors(np.array([2, 0]), "random", 0, 3)
+    assert anchors.take(Frame(["a", "b", "c"])) == ["c", "a"]

@@ -141,3 +141,16 @@ def test_empty_texts_and_bad_shard_size(tmp_path):
     assert out.shape == (0, 3)
     with pytest.raises(ValueError, match="shard_size"):
         EmbeddingCache(tmp_path, shard_size=0)
+
+
+def test_a_flipped_byte_in_an_entry_is_recomputed_with_a_warning(tmp_path):
+    cache, encoder = EmbeddingCache(tmp_path), Counting()
+    expected = cache.embed(encoder, TEXTS, progress=False)
+    (path,) = tmp_path.rglob("*.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="checksum"):
+        again = cache.embed(encoder, TEXTS, progress=False)
+    np.testing.assert_array_equal(again, expected)
+    assert encoder.calls == 2

@@ -22,7 +22,7 @@ def test_tensors_round_trip_with_metadata(tmp_path):
     tensors = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.ones(4, dtype=torch.int64)}
     save_tensors(path, tensors, {"seed": 3, "name": "x"})
     loaded, metadata = load_tensors(path)
-    assert metadata == {"seed": 3, "name": "x"}
+    assert {k: v for k, v in metadata.items() if k != "tensors_sha256"} == {"seed": 3, "name": "x"}
     assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "entry.safetensors",
@@ -79,3 +79,32 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
         assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o600
     finally:
         os.umask(mask)
+
+
+def test_stored_tensors_are_verified_on_load(tmp_path):
+    import json
+
+    import pytest
+    import torch
+
+    from relreps.io import load_tensors, save_tensors
+
+    path = tmp_path / "t.safetensors"
+    save_tensors(path, {"a": torch.arange(6.0).reshape(2, 3), "b": torch.tensor(1.0)}, {"x": 1})
+    tensors, metadata = load_tensors(path)
+    assert metadata["x"] == 1 and len(metadata["tensors_sha256"]) == 64
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        load_tensors(path)
+    for content in ("[]", "null", "3"):
+        save_tensors(path, tensors, {})
+        (tmp_path / "t.safetensors.json").write_text(content)
+        with pytest.raises(ValueError, match="not an object"):
+            load_tensors(path)
+    save_tensors(path, tensors, {})
+    meta = json.loads((tmp_path / "t.safetensors.json").read_text())
+    del meta["tensors_sha256"]  # entries written before checksums still load
+    (tmp_path / "t.safetensors.json").write_text(json.dumps(meta))
+    assert torch.equal(load_tensors(path)[0]["a"], tensors["a"])

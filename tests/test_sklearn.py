@@ -65,3 +65,12 @@ def test_clear_errors():
         RelativeTransformer(n_anchors=3, similarity="cosinus").fit(X)
     with pytest.raises(ValueError, match="strategy"):
         RelativeTransformer(n_anchors=3, strategy="uniform").fit(X)
+
+
+def test_every_registered_similarity_can_be_fitted():
+    import relreps
+
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    for name in relreps.similarity_names():
+        out = RelativeTransformer(n_anchors=6, similarity=name, random_state=0).fit(X).transform(X)
+        assert out.shape == (40, 6) and np.isfinite(out).all(), name

@@ -162,3 +162,21 @@ def test_grid_scores_only_pairs_of_the_trained_width_and_summaries_pool_seeds():
     assert summary["matrix"] == [[20.0, None], [None, 9.0]]
     with pytest.raises(ValueError, match="rows but there are"):
         stitch_representations(representations, decoders, torch.zeros(3), METRIC)
+
+
+def test_a_diverged_pair_is_counted_not_taken_for_incompatible():
+    encoders = {"a": lambda x: x, "b": lambda x: x}
+    decoders = {"a": lambda z: z, "b": lambda z: z * float("nan")}  # b's decoder diverged
+    with pytest.warns(UserWarning, match=r"2 stitched pair\(s\) gave no finite score"):
+        result = evaluate_stitching(
+            encoders, decoders, [(torch.ones(2, 2), torch.ones(2, 2))], METRIC, progress=False
+        )
+    assert result.diverged() == [("a", "b"), ("b", "b")]
+    assert result.summary()["n_diverged"] == 2
+    assert result.to_dict()["n_diverged"] == 2 and result.non_stitched().tolist() == [0.0]
+    assert summarise_stitching([result, result])["n_diverged"] == 4
+
+
+def test_a_prediction_of_another_shape_is_an_error():
+    with pytest.raises(ValueError, match=r"prediction has shape \(2, 3\) but the target \(2, 1\)"):
+        squared_error(torch.ones(2, 3), torch.ones(2, 1))

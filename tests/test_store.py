@@ -81,3 +81,20 @@ def test_worker_processes_give_the_same_models(tmp_path):
     there = pool.obtain(JOBS, train, context={"offset": 3})
     assert all(torch.equal(a.weight, b.weight) for a, b in zip(here, there, strict=True))
     assert [e["trained_now"] for e in pool.ledger] == [True, True]
+
+
+def test_nan_weights_or_a_flipped_byte_retrain_with_a_warning(tmp_path):
+    store(tmp_path).obtain(JOBS, train, context={"offset": 1})
+    path = store(tmp_path).path(JOBS[0])
+    state, metadata = load_tensors(path)
+    state["weight"] = torch.full_like(state["weight"], float("nan"))
+    save_tensors(path, state, metadata)  # a consistent file, with NaN weights
+    with pytest.warns(UserWarning, match="NaN or infinite weights"):
+        again = store(tmp_path)
+        again.obtain(JOBS, train, context={"offset": 1})
+    assert [e["trained_now"] for e in again.ledger] == [True, False]
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # a flipped bit in the weights, the header intact
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="checksum"):
+        store(tmp_path).obtain(JOBS, train, context={"offset": 1})

@@ -58,6 +58,16 @@ class Anchors:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        raw = np.asarray(self.indices)
+        if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "iu"):
+            raise ValueError(f"Anchor indices must be a 1-D array of integers, got {raw!r}.")
+        if raw.size and (raw.min() < 0 or raw.max() >= self.n_samples):
+            raise ValueError(
+                f"Anchor indices must lie in [0, {self.n_samples}) (the rows of the space they "
+                f"were chosen from); got values from {raw.min()} to {raw.max()}."
+            )
+        if len(np.unique(raw)) != len(raw):
+            raise ValueError("Anchor indices must be distinct: the same sample is an anchor twice.")
         indices = np.asarray(self.indices, dtype=np.int64).copy()
         indices.setflags(write=False)
         object.__setattr__(self, "indices", indices)
@@ -92,7 +102,8 @@ class Anchors:
 
         ``y`` is any row-aligned space over the same samples (another model's embeddings, the raw
         inputs, a list of texts): that is how parallel anchors are obtained. numpy and torch inputs
-        keep their kind (and device); other sequences come back as a list.
+        keep their kind (and device); a pandas DataFrame gives its rows (``iloc``); other
+        sequences come back as a list.
 
         Examples
         --------
@@ -112,6 +123,8 @@ class Anchors:
             return y[torch.tensor(self.indices, device=y.device)]
         if isinstance(y, np.ndarray):
             return y[self.indices]
+        if hasattr(y, "iloc"):  # a pandas DataFrame or Series: rows by position, not columns
+            return y.iloc[self.indices]
         return [y[int(i)] for i in self.indices]
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,7 +212,7 @@ def select_anchors(
     """
     check_choice(strategy, "strategy", STRATEGIES)
     check_int(n_anchors, "n_anchors")
-    check_int(seed, "seed")
+    check_int(seed, "seed", minimum=0)
     if x is None:
         if strategy not in COUNT_STRATEGIES:
             raise ValueError(

@@ -22,10 +22,12 @@ __all__ = [
     "load_tensors",
     "metadata_path",
     "read_json",
+    "read_json_object",
     "save_tensors",
     "sha256_array",
     "sha256_files",
     "short_hash",
+    "tensors_sha256",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -80,6 +82,18 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from None
 
 
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """:func:`read_json` of a file that must hold a JSON object (metadata): anything else is a
+    ``ValueError`` saying the file is damaged."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path} holds a JSON {type(data).__name__}, not an object: it is damaged; delete it "
+            "to have it recomputed."
+        )
+    return data
+
+
 def json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -95,7 +109,8 @@ def save_tensors(
 ) -> None:
     """Write ``tensors`` to ``path`` (safetensors) and ``metadata`` to ``path`` + ``.json``.
 
-    The tensors are written first, then the JSON: the JSON's presence marks a complete entry.
+    The tensors are written first, then the JSON: the JSON's presence marks a complete entry. The
+    JSON records the tensors' checksum (``tensors_sha256``), which :func:`load_tensors` verifies.
     """
     from safetensors.torch import save_file
 
@@ -103,7 +118,18 @@ def save_tensors(
     contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
     with atomic_path(path) as temporary:
         save_file(contiguous, str(temporary))
-    write_json_atomic(metadata_path(path), dict(metadata or {}))
+    record = {**dict(metadata or {}), "tensors_sha256": tensors_sha256(contiguous)}
+    write_json_atomic(metadata_path(path), record)
+
+
+def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
+    """One SHA-256 over named tensors: each name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -115,11 +141,17 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     meta_path = metadata_path(path)
     if not path.exists() or not meta_path.exists():
         raise FileNotFoundError(f"No complete entry at {path} (tensors and {meta_path.name}).")
-    metadata = read_json(meta_path)
+    metadata = read_json_object(meta_path)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{path} is not a readable safetensors file ({error}).") from None
+    recorded = metadata.get("tensors_sha256")
+    if recorded is not None and recorded != tensors_sha256(tensors):
+        raise ValueError(
+            f"{path} does not match the checksum recorded beside it: the file changed after it "
+            "was written (a flipped byte, a partial copy)."
+        )
     return tensors, metadata
 
 

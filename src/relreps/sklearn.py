@@ -16,8 +16,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from relreps._checks import check_choice
 from relreps.anchors import STRATEGIES, select_anchors
-from relreps.projection import relative_projection
+from relreps.projection import CENTER_OPTIONS, relative_projection
+from relreps.similarities import get_similarity
 
 __all__ = [
     "RelativeTransformer",
@@ -106,8 +108,11 @@ class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         if self.strategy == "stratified" and y is None:
             raise ValueError("strategy='stratified' balances anchors over classes: pass y to fit.")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        # Validate the similarity name (custom registrations are allowed) before any work.
-        relative_projection(X[:1], X[:1], self.similarity, center=self.center)
+        # Validate the similarity name (custom registrations are allowed) and the centring before
+        # any work; projecting a sample onto itself would refuse similarities that need several
+        # anchors (rbf).
+        get_similarity(self.similarity)
+        check_choice(self.center, "center", CENTER_OPTIONS)
         anchors = select_anchors(X, n_anchors, self.strategy, labels=y, seed=seed)
         self.anchor_indices_ = anchors.indices.copy()
         self.anchors_ = X[anchors.indices].copy()

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -128,7 +129,13 @@ class MeanMetric:
 
 
 def squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error over all non-batch axes, shape ``(n,)``."""
+    """Per-sample mean squared error over all non-batch axes, shape ``(n,)``; the shapes must be
+    equal (a decoder whose output broadcasts against the target is an error, not a score)."""
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"The prediction has shape {tuple(prediction.shape)} but the target "
+            f"{tuple(target.shape)}: the decoder must reconstruct the target's shape."
+        )
     return (prediction - target).pow(2).flatten(1).mean(1)
 
 
@@ -146,13 +153,21 @@ class StitchingResult:
     """Scores of every (encoder, decoder) pair.
 
     ``scores[i, j]`` is the metric of ``decoders[j](encoders[i](x))``; NaN where the pair was
-    not compatible. A pair is *non-stitched* when encoder and decoder share a name (one model),
+    not scored (``compatible[i, j]`` false: absolute latents of different sizes) or where it
+    *diverged* (scored, but the metric is not finite: a decoder that outputs NaN). Diverged pairs
+    are left out of the means and counted (:meth:`diverged`, ``n_diverged``), never taken for
+    incompatible ones. A pair is *non-stitched* when encoder and decoder share a name (one model),
     *stitched* otherwise.
     """
 
     encoders: tuple[str, ...]
     decoders: tuple[str, ...]
     scores: np.ndarray
+    compatible: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.compatible is None:  # every pair was scored
+            object.__setattr__(self, "compatible", np.ones(self.scores.shape, dtype=bool))
 
     def _mask(self, same: bool) -> np.ndarray:
         names = (
@@ -160,6 +175,11 @@ class StitchingResult:
             == np.array(self.decoders, dtype=object)[None, :]
         )
         return (names == same) & np.isfinite(self.scores)
+
+    def diverged(self) -> list[tuple[str, str]]:
+        """The ``(encoder, decoder)`` pairs that were scored but gave no finite score."""
+        rows, columns = np.nonzero(self.compatible & ~np.isfinite(self.scores))
+        return [(self.encoders[i], self.decoders[j]) for i, j in zip(rows, columns, strict=True)]
 
     def non_stitched(self) -> np.ndarray:
         """Scores of each model with itself."""
@@ -184,6 +204,7 @@ class StitchingResult:
             "non_stitched_std": ns_std,
             "stitched_mean": s_mean,
             "stitched_std": s_std,
+            "n_diverged": len(self.diverged()),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,9 +270,24 @@ def evaluate_stitching(
             for e, d in pairs:
                 metrics[(e, d)].update(decoders[d](representations[e]), targets)
     scores = np.full((len(encoder_names), len(decoder_names)), np.nan)
+    compatible = np.zeros(scores.shape, dtype=bool)
     for (e, d), value in metrics.items():
-        scores[encoder_names.index(e), decoder_names.index(d)] = value.compute()
-    return StitchingResult(encoder_names, decoder_names, scores)
+        i, j = encoder_names.index(e), decoder_names.index(d)
+        scores[i, j], compatible[i, j] = value.compute(), True
+    return _checked(StitchingResult(encoder_names, decoder_names, scores, compatible))
+
+
+def _checked(result: StitchingResult) -> StitchingResult:
+    """``result``, after a warning naming the pairs that diverged."""
+    diverged = result.diverged()
+    if diverged:
+        pairs = ", ".join(f"{e} -> {d}" for e, d in diverged)
+        warnings.warn(
+            f"{len(diverged)} stitched pair(s) gave no finite score ({pairs}): left out of the "
+            "means and counted as diverged (n_diverged).",
+            stacklevel=3,
+        )
+    return result
 
 
 def _metric_factory(metric: Any) -> Callable[[], Metric]:
@@ -314,6 +350,7 @@ def stitch_representations(
             )
     encoder_names, decoder_names = tuple(tensors), tuple(decoders)
     scores = np.full((len(encoder_names), len(decoder_names)), np.nan)
+    compatible = np.zeros(scores.shape, dtype=bool)
     with torch.inference_mode():
         for i, e in enumerate(encoder_names):
             for j, d in enumerate(decoder_names):
@@ -321,8 +358,8 @@ def stitch_representations(
                     continue
                 value = new_metric()
                 value.update(decoders[d](tensors[e]), target)
-                scores[i, j] = value.compute()
-    return StitchingResult(encoder_names, decoder_names, scores)
+                scores[i, j], compatible[i, j] = value.compute(), True
+    return _checked(StitchingResult(encoder_names, decoder_names, scores, compatible))
 
 
 def _as_tensor(value: Array) -> torch.Tensor:
@@ -333,7 +370,8 @@ def summarise_stitching(results: Sequence[StitchingResult]) -> dict[str, Any]:
     """Pool the results of several seeds (the same encoders and decoders in each).
 
     Returns ``non_stitched`` and ``stitched`` as :func:`mean_std` over every seed's diagonal and
-    off-diagonal scores (undefined pairs left out; ``None`` when none is defined), and ``matrix``,
+    off-diagonal scores (undefined and diverged pairs left out; ``None`` when none is defined),
+    ``n_diverged`` (how many pairs diverged in all), and ``matrix``,
     the per-pair mean over seeds (``None`` where undefined), rounded to 2 decimals.
     """
     if not results:
@@ -348,6 +386,7 @@ def summarise_stitching(results: Sequence[StitchingResult]) -> dict[str, Any]:
     )
     matrix = scores.mean(axis=0)  # undefined pairs are NaN in every seed and stay NaN
     return {
+        "n_diverged": sum(len(r.diverged()) for r in results),
         "non_stitched": mean_std(scores[:, same].ravel().tolist()),
         "stitched": mean_std(scores[:, ~same].ravel().tolist()),
         "matrix": [[None if v != v else round(float(v), 2) for v in row] for row in matrix],

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from relreps.io import atomic_path, read_json, sha256_files, write_json_atomic
+from relreps.io import atomic_path, read_json_object, sha256_files, write_json_atomic
 
 __all__ = [
     "BIBLES",
@@ -137,7 +137,10 @@ def build_english_corpus(
     stem = "corpus" if max_tokens is None else f"corpus-{max_tokens}"
     path, meta_path = cache_dir / f"{stem}.txt", cache_dir / f"{stem}.json"
     if path.exists() and meta_path.exists():
-        meta = read_json(meta_path)
+        try:
+            meta = read_json_object(meta_path)
+        except ValueError:  # damaged: rebuild
+            meta = {}
         if meta.get("sha256") == sha256_files([path]):
             return Corpus(
                 path,

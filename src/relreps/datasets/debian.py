@@ -160,7 +160,7 @@ def build_descriptions(
     """
     import json
 
-    from relreps.io import atomic_path, read_json, sha256_files, write_json_atomic
+    from relreps.io import atomic_path, read_json_object, sha256_files, write_json_atomic
 
     cache_dir = Path(cache_dir)
     out = cache_dir / DESCRIPTIONS_FILE
@@ -168,7 +168,10 @@ def build_descriptions(
     if "en" not in languages:
         raise ValueError(f"languages must include 'en' (the labels' side); got {list(languages)}.")
     if out.exists() and meta_file.exists():
-        meta = read_json(meta_file)
+        try:
+            meta = read_json_object(meta_file)
+        except ValueError:  # damaged: rebuild
+            meta = {}
         if meta.get("languages") == list(languages) and meta.get("sha256") == sha256_files([out]):
             return out
     lists_dir = fetch_package_lists(cache_dir / "debian-lists", languages)
@@ -221,7 +224,7 @@ def load_descriptions(
     """The records :func:`build_descriptions` wrote (built first if needed), and their hash."""
     import json
 
-    from relreps.io import read_json
+    from relreps.io import read_json_object
 
     path = build_descriptions(cache_dir, languages)
     records = []
@@ -233,7 +236,7 @@ def load_descriptions(
                 raise ValueError(
                     f"{path}:{number} is corrupt; delete {path} to rebuild it."
                 ) from None
-    return records, read_json(path.with_name(path.name + ".json"))["sha256"]
+    return records, read_json_object(path.with_name(path.name + ".json"))["sha256"]
 
 
 def topic_dataset(

@@ -65,12 +65,12 @@ class Settings(base.Settings):
         None, quick=2_000, minimum=1, shown="all", help="test images, class-stratified"
     )
     n_anchors: int = option(500, minimum=1, help="class-balanced anchors")
-    anchor_seed: int = option(0, help="seed of the anchor choice")
+    anchor_seed: int = option(0, minimum=0, help="seed of the anchor choice")
     latent_dim: int = option(256, minimum=1, help="absolute latent size")
     # Quick: batches of 128, so that 3 epochs on 10k images are 237 Adam steps rather than 120;
     # with 120 the absolute VAE is so far from converged that its own error hides stitching's.
     batch_size: int = option(256, quick=128, minimum=1, help="training batch")
-    lr: float = option(2e-3, minimum=0.0, help="Adam learning rate")
+    lr: float = option(2e-3, above=0.0, help="Adam learning rate")
     beta: float = option(0.1, minimum=0.0, help="VAE KL weight")
     center: str | None = option(
         None, choices=("anchors",), help="centre on the anchors (later work)"

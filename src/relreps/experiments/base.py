@@ -41,6 +41,7 @@ def option(
     *,
     quick: Any = _MISSING,
     minimum: int | float | None = None,
+    above: float | None = None,
     why: str = "",
     choices: Sequence[Any] | None = None,
     help: str = "",
@@ -58,6 +59,8 @@ def option(
         The value of a ``--quick`` run, when it differs.
     minimum
         The smallest allowed value (numbers); ``why`` explains it in the error.
+    above
+        A bound the value must exceed (a learning rate above 0).
     choices
         The allowed values (for a tuple setting: of each element).
     help
@@ -74,6 +77,7 @@ def option(
     metadata = {
         "quick": quick,
         "minimum": minimum,
+        "above": above,
         "why": why,
         "choices": None if choices is None else tuple(choices),
         "help": help,
@@ -162,6 +166,9 @@ class Settings:
                     check_int(item, flag, minimum=int(minimum), why=spec.metadata.get("why", ""))
                 elif minimum is not None and item < minimum:
                     raise ValueError(f"{flag} must be at least {minimum}, got {item!r}.")
+                above = spec.metadata.get("above")
+                if above is not None and not item > above:
+                    raise ValueError(f"{flag} must be greater than {above}, got {item!r}.")
                 if choices is not None and item not in choices:
                     raise ValueError(
                         f"{flag} must be one of {', '.join(map(str, choices))}; got {item!r}."

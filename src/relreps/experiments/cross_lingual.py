@@ -51,8 +51,8 @@ class Settings(base.Settings):
     n_anchors: int = option(768, quick=100, minimum=1, help="parallel anchors (the paper's)")
     seeds: int = option(5, quick=2, minimum=1, help="head seeds")
     epochs: int = option(40, quick=30, minimum=1, help="head training epochs")
-    split_seed: int = option(0, help="seed of the train/test split")
-    anchor_seed: int = option(0, help="seed of the anchor choice")
+    split_seed: int = option(0, minimum=0, help="seed of the train/test split")
+    anchor_seed: int = option(0, minimum=0, help="seed of the anchor choice")
     max_chars: int = option(
         300, minimum=0, help="cut texts to this many characters at a word boundary (0: whole)"
     )

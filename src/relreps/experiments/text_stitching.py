@@ -48,7 +48,7 @@ class Settings(base.Settings):
     n_anchors: int = option(768, quick=100, minimum=1, help="class-balanced anchors (the paper's)")
     seeds: int = option(5, quick=2, minimum=1, help="seeds: anchors and head initialisation")
     epochs: int = option(40, quick=30, minimum=1, help="head training epochs")
-    split_seed: int = option(0, help="seed of the train/test split")
+    split_seed: int = option(0, minimum=0, help="seed of the train/test split")
     max_chars: int = option(
         300, minimum=0, help="cut texts to this many characters at a word boundary (0: whole)"
     )

@@ -141,6 +141,9 @@ class ModelStore:
         if not isinstance(metadata, dict) or metadata.get("key") != _jsonable(job.key):
             warnings.warn(f"{path} was trained with other settings; retraining.", stacklevel=3)
             return None
+        if not _finite(model):
+            warnings.warn(f"{path} holds NaN or infinite weights; retraining.", stacklevel=3)
+            return None
         return model, metadata
 
     def obtain(self, jobs: Sequence[ModelJob], train: Trainer, *, context: Any = None) -> list[Any]:
@@ -243,6 +246,19 @@ def _worker_train(task: tuple[ModelJob, Path]) -> tuple[float, list[float]]:
         job, path, _WORKER["train"], _WORKER["save"], _WORKER["context"], False
     )
     return seconds, history
+
+
+def _finite(model: Any) -> bool:
+    """Whether every floating-point tensor of a ``torch.nn.Module`` is finite (others: yes)."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return True
+    return all(
+        bool(torch.isfinite(tensor).all())
+        for tensor in model.state_dict().values()
+        if tensor.is_floating_point()
+    )
 
 
 def _jsonable(value: Any) -> Any:
