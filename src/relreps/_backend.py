@@ -73,10 +73,45 @@ def restore(tensor: torch.Tensor, kind: Kind) -> Array:
     return tensor.detach().cpu().numpy()
 
 
-def unit_rows(x: torch.Tensor) -> torch.Tensor:
-    """Each row divided by its Euclidean norm; a zero row stays zero (never NaN)."""
-    norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    return x / torch.where(norms > 0, norms, torch.ones_like(norms))
+def row_norms(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean norms along the last axis, right over the whole finite range of the dtype.
+
+    ``vector_norm`` squares the values, which overflows above about 1e19 in float32 (1e154 in
+    float64) and underflows below about 1e-19 (1e-154). Rows whose norm comes out non-finite or
+    below ``sqrt(tiny) / eps`` are computed again from the row divided by its largest magnitude,
+    as robust norm routines do; ordinary rows cost one comparison each.
+    """
+    norms = torch.linalg.vector_norm(x, dim=-1)
+    info = torch.finfo(x.dtype)
+    suspect = ~torch.isfinite(norms) | (norms < info.tiny**0.5 / info.eps)
+    if not bool(suspect.any()):
+        return norms
+    rows = x[suspect]
+    scale = rows.abs().amax(dim=-1, keepdim=True)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    exact = scale.squeeze(-1) * torch.linalg.vector_norm(rows / scale, dim=-1)
+    return norms.masked_scatter(suspect, exact)
+
+
+def nonzero(norms: torch.Tensor) -> torch.Tensor:
+    """``norms`` with zeros replaced by one, so that a zero row divides to zero, not NaN."""
+    return torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
+def unit_rows(x: torch.Tensor, norms: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row divided by its Euclidean norm (:func:`row_norms`, or ``norms`` when given); a
+    zero row stays zero. Rows whose norm exceeds the dtype's range (finite values near its
+    maximum) are divided by their largest magnitude first."""
+    norms = row_norms(x) if norms is None else norms
+    out = x / nonzero(norms).unsqueeze(-1)
+    huge = ~torch.isfinite(norms)
+    if bool(huge.any()):
+        rows = x[huge]
+        rows = rows / rows.abs().amax(dim=-1, keepdim=True)
+        out = out.masked_scatter(
+            huge.unsqueeze(-1), rows / torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+        )
+    return out
 
 
 def offset_in_mapping(view: np.ndarray) -> int | None:
@@ -106,3 +141,21 @@ def release_pages(view: np.ndarray) -> None:
     last = stop // page * page
     if last > first:
         mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+
+def safe_scale(*tensors: torch.Tensor) -> float | None:
+    """A power of two to divide ``tensors`` by before squaring their values, or ``None`` when
+    their row norms are well inside the dtype's range. Dividing by a power of two is exact, so a
+    quantity invariant to isotropic scaling is computed on the scaled copies unchanged."""
+    import math
+
+    info = torch.finfo(tensors[0].dtype)
+    largest = max(float(row_norms(t.detach().reshape(-1, t.shape[-1])).max()) for t in tensors)
+    if math.isfinite(largest) and info.tiny**0.5 / info.eps <= largest <= info.max**0.5 / 4:
+        return None
+    if largest == 0:
+        return None
+    if not math.isfinite(largest):
+        largest = max(float(t.detach().abs().max()) for t in tensors) * tensors[0].shape[-1] ** 0.5
+        largest = min(largest, info.max)
+    return 2.0 ** math.floor(math.log2(largest))

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor
+from relreps._backend import Array, as_tensor, safe_scale
 from relreps._checks import check_choice, check_finite, check_int
 
 __all__ = [
@@ -268,6 +268,9 @@ def select_anchors(
         indices = _stratified(label_array, n_anchors, rng)
     else:
         check_finite(xt, "x")
+        scale = safe_scale(xt)  # squared distances overflow at the ends of the dtype's range
+        if scale is not None:  # the choice is the same on a copy rescaled by a power of two
+            xt = xt / scale
         with torch.no_grad():
             if strategy == "kmeans":
                 indices = _kmeans(xt, n_anchors, int(seed))

@@ -14,6 +14,7 @@ bounded memory. ``linear_cka`` and ``mean_cosine`` accumulate sums over row bloc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from relreps._backend import Array, as_tensor, is_dask, release_pages, unit_rows
+from relreps._backend import (
+    Array,
+    as_tensor,
+    is_dask,
+    release_pages,
+    row_norms,
+    safe_scale,
+    unit_rows,
+)
 from relreps._checks import check_finite, check_int, check_same_kind, parse_memory
 from relreps._registry import Registry
 from relreps.invariances import INVARIANCES, declared
@@ -471,9 +480,9 @@ def linear_cka(x: Array, y: Array, *, unbiased: bool = False, memory: Memory = N
     _check_pair_shapes(tuple(x.shape), tuple(y.shape), "linear_cka", same_dim=False)
     if unbiased and x.shape[0] < 4:
         raise ValueError(f"linear_cka(unbiased=True) needs at least 4 samples, got {x.shape[0]}.")
-    shift = None if unbiased else _first_block_means(x, y)
+    shift, scales = _first_block(x, y, unbiased)
     stats, n = _block_sums(
-        lambda xb, yb: _cka_statistics(xb, yb, shift),
+        lambda xb, yb: _cka_statistics(xb, yb, shift, scales),
         x,
         y,
         "linear_cka",
@@ -495,13 +504,18 @@ _CKA_FIELDS = (
 )  # fmt: skip
 
 
-def _cka_statistics(x: torch.Tensor, y: torch.Tensor, shift) -> tuple[torch.Tensor, ...]:
+def _cka_statistics(
+    x: torch.Tensor, y: torch.Tensor, shift, scales=(1.0, 1.0)
+) -> tuple[torch.Tensor, ...]:
     """Sums over a row block from which linear CKA follows: column sums, the d x d cross
     products, and the row norms' sums and products (``kd``, ``ld``: squared row norms)."""
     x, y = x.to(torch.float64, copy=True), y.to(torch.float64, copy=True)
     if shift is not None:  # a common shift leaves the centred statistics unchanged
         x.sub_(shift[0])
         y.sub_(shift[1])
+    if scales != (1.0, 1.0):  # CKA is invariant to rescaling either space
+        x.div_(scales[0])
+        y.div_(scales[1])
     kd = torch.linalg.vector_norm(x, dim=1).square_()
     ld = torch.linalg.vector_norm(y, dim=1).square_()
     return (
@@ -527,21 +541,29 @@ def _hsic_unbiased(g_ba, s_a, s_b, ka, kb, kakb, ka_b, kb_a, n) -> torch.Tensor:
     return (trace + total - 2.0 / (n - 2) * rows) / (n * (n - 3))
 
 
-def _first_block_means(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Column means of the first rows of x and y, subtracted before summing so that large
-    offsets do not cancel catastrophically (the exact means when the data is one block)."""
+def _first_block(x: Any, y: Any, unbiased: bool) -> tuple[Any, tuple[float, float]]:
+    """From the first rows of x and y: the column means subtracted before summing, so that large
+    offsets do not cancel catastrophically (exact when the data is one block; ``None`` for the
+    unbiased estimator, which works on raw sums), and for each space a power of two to divide
+    by when its row norms are so large or small that fourth powers (the statistics' products of
+    squared norms) would overflow or underflow float64 (1.0 otherwise)."""
     rows = min(int(x.shape[0]), _BLOCK_ROWS_FOR_SHIFT)
     if rows == 0:
-        return None
-    means = []
+        return None, (1.0, 1.0)
+    means, scales = [], []
     for value in (x, y):
         head = value[:rows]
         head = np.asarray(head) if is_dask(head) else head
         tensor, _ = as_tensor(head, "x")
         if tensor.ndim != 2:
-            return None  # reported by _block_sums
-        means.append(tensor.detach().mean(0, dtype=torch.float64))
-    return means[0], means[1]
+            return None, (1.0, 1.0)  # reported by _block_sums
+        tensor = tensor.detach().to(torch.float64)
+        mean = tensor.mean(0)
+        means.append(mean)
+        largest = float(row_norms(tensor if unbiased else tensor - mean).max())
+        inside = largest == 0 or 1e-30 <= largest <= 1e30
+        scales.append(1.0 if inside else 2.0 ** math.floor(math.log2(largest)))
+    return (None if unbiased else (means[0], means[1])), (scales[0], scales[1])
 
 
 _BLOCK_ROWS_FOR_SHIFT = 4096
@@ -564,6 +586,8 @@ def rbf_cka(
     """
     xt, yt = _paired(x, y, "rbf_cka", same_dim=False)
     xt, yt = xt.double(), yt.double()
+    # rbf CKA is invariant to rescaling either space: keep squared distances inside float64
+    xt, yt = (t / scale if (scale := safe_scale(t)) is not None else t for t in (xt, yt))
     n = xt.shape[0]
     if n < 2:
         raise ValueError("rbf_cka needs at least 2 samples.")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from relreps._backend import nonzero, row_norms, safe_scale, unit_rows
 from relreps._registry import Registry
 from relreps.invariances import INVARIANCES, declared
 
@@ -123,21 +124,21 @@ def similarity_names() -> tuple[str, ...]:
 # --- built-in similarities ---------------------------------------------------------------------
 
 
-def _safe_norm(x: torch.Tensor) -> torch.Tensor:
-    """Row norms with zeros replaced by one, so that a zero row divides to zero, not NaN."""
-    norms = torch.linalg.vector_norm(x, dim=-1)
-    return torch.where(norms > 0, norms, torch.ones_like(norms))
-
-
 def cosine(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     # Normalise the k anchors once and divide the (n, k) product by the n row norms: x itself is
-    # never copied, which matters when x is the large side.
-    unit_anchors = anchors / _safe_norm(anchors).unsqueeze(-1)
+    # never copied, which matters when x is the large side. The norms are right over the whole
+    # range of the dtype (row_norms), so the invariance to scale holds at its extremes too.
+    unit_anchors = unit_rows(anchors)
     out = x @ unit_anchors.T
-    norms = _safe_norm(x).unsqueeze(-1)
+    norms = row_norms(x)
+    huge = ~torch.isfinite(norms)  # finite rows whose norm exceeds the dtype's range
     if out.requires_grad:
-        return out / norms
-    return out.div_(norms)
+        out = out / nonzero(norms).unsqueeze(-1)
+    else:
+        out = out.div_(nonzero(norms).unsqueeze(-1))
+    if bool(huge.any()):
+        out = out.masked_scatter(huge.unsqueeze(-1), unit_rows(x[huge]) @ unit_anchors.T)
+    return out
 
 
 def inner(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
@@ -147,12 +148,36 @@ def inner(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 def euclidean(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     if x.requires_grad or anchors.requires_grad:
         return torch.cdist(x, anchors, p=2.0)  # its backward handles zero distances
+    info = torch.finfo(x.dtype)
+    x_norms, anchor_norms = row_norms(x), row_norms(anchors)
+    # Squares overflow or underflow at the ends of the dtype's range: compute on rescaled copies
+    # (a power of two, so the rescaling itself is exact) and scale the distances back.
+    largest = float(torch.maximum(x_norms.max(), anchor_norms.max()))
+    if largest > 0 and not info.tiny**0.5 / info.eps <= largest <= info.max**0.5 / 4:
+        scale = safe_scale(x, anchors)
+        return euclidean(x / scale, anchors / scale).mul_(scale)
+    # Far from the origin compared with their spread, |x|^2 - 2 x.a + |a|^2 cancels away every
+    # digit: move the origin to the anchors' mean first (distances do not change).
+    mean = anchors.mean(dim=0)
+    spread = float((anchors - mean).square().sum(dim=1).mean())
+    if float(mean.square().sum()) > 1e4 * max(spread, info.tiny):
+        return euclidean(x - mean, anchors - mean)
     # |x - a|^2 = |x|^2 - 2 x.a + |a|^2 in place on the (n, k) product: unlike torch.cdist, which
-    # pads a copy of x with its norms, no (n, d) temporary. The same expansion cdist itself uses
-    # for more than 25 rows, so the same rounding.
+    # pads a copy of x with its norms, no (n, d) temporary.
+    x_squared, anchor_squared = x_norms.square(), anchor_norms.square()
     out = x @ anchors.T
-    out.mul_(-2.0).add_(torch.linalg.vector_norm(x, dim=-1).square_().unsqueeze(-1))
-    out.add_(torch.linalg.vector_norm(anchors, dim=-1).square_())
+    out.mul_(-2.0).add_(x_squared.unsqueeze(-1)).add_(anchor_squared)
+    # Where a squared distance is within rounding of |x|^2 + |a|^2 (a sample at or next to an
+    # anchor) the expansion has no correct digit left: compute those few entries directly. One
+    # pass over the rows' minima finds the rows that may hold one.
+    noise = 16 * info.eps
+    rows = torch.nonzero(out.amin(dim=1) <= noise * (x_squared + anchor_squared.max())).ravel()
+    for start in range(0, len(rows), 1024):
+        block = rows[start : start + 1024]
+        close = out[block] <= noise * (x_squared[block].unsqueeze(-1) + anchor_squared)
+        i, j = torch.nonzero(close, as_tuple=True)
+        exact = torch.linalg.vector_norm(x[block[i]] - anchors[j], dim=-1)
+        out[block[i], j] = exact.square()
     return out.clamp_(min=0.0).sqrt_()
 
 
@@ -166,7 +191,11 @@ def linf(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 
 def rbf(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     # The bandwidth is the median distance between distinct anchors, so it scales with the space
-    # and the kernel is invariant to isotropic scaling as well as to isometries.
+    # and the kernel is invariant to isotropic scaling as well as to isometries: at the ends of
+    # the dtype's range it is computed on copies rescaled by a power of two.
+    scale = safe_scale(x, anchors)
+    if scale is not None:
+        return rbf(x / scale, anchors / scale)
     k = anchors.shape[0]
     pairwise = torch.cdist(anchors, anchors)
     upper = pairwise[torch.triu_indices(k, k, offset=1, device=anchors.device).unbind(0)]
