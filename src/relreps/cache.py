@@ -102,7 +102,12 @@ class EmbeddingCache:
 
     def __init__(self, root: str | os.PathLike[str], *, shard_size: int = 2048) -> None:
         check_int(shard_size, "shard_size", minimum=1)
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(
+                f"The cache folder {self.root} is a file: pass a folder (--cache-dir) or move "
+                "the file away."
+            )
         self.shard_size = shard_size
         self.hits = 0
         self.misses = 0
@@ -142,6 +147,7 @@ class EmbeddingCache:
             inputs = list(inputs)
         if len(inputs) == 0:
             return np.empty((0, encoder.dim), dtype=np.float32)
+        self._make_root()  # before any encoding: a bad folder must not cost the work
         content = content_hash(inputs)
         path = self.path(encoder, content)
         expected = self._metadata(encoder, content, len(inputs))
@@ -175,6 +181,15 @@ class EmbeddingCache:
             part.unlink(missing_ok=True)
             part.with_name(part.name + ".json").unlink(missing_ok=True)
         return result
+
+    def _make_root(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"Cannot create the cache folder {self.root} ({error.strerror}): pass another "
+                "folder (--cache-dir)."
+            ) from None
 
     @staticmethod
     def _metadata(encoder: Encoder, content: str, n: int) -> dict[str, Any]:

@@ -166,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         ValueError,
         TypeError,
-        KeyError,
         FileNotFoundError,
         FileExistsError,
+        KeyError,
         ImportError,
         RuntimeError,
     ) as error:
@@ -178,6 +178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"relreps: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:  # disk full, permissions: finished blocks and models are kept
+        if os.environ.get("RELREPS_DEBUG"):
+            raise
+        print(
+            f"relreps: error: {error}. Finished work is saved; fix this and run the same command "
+            "again to resume.",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from relreps._checks import check_int
 from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
 
@@ -67,6 +68,8 @@ class RelativeProjection(nn.Module):
     ) -> None:
         super().__init__()
         get_similarity(similarity)  # fail early on an unknown name
+        if n_anchors is not None:
+            check_int(n_anchors, "n_anchors", minimum=1)
         if center not in CENTER_OPTIONS:
             raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
         if output_norm not in OUTPUT_NORMS:
@@ -92,6 +95,13 @@ class RelativeProjection(nn.Module):
         self.register_buffer("anchors", None if anchors is None else anchors.detach().clone())
 
     def forward(self, x: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
+        for name, value in (("x", x), ("anchors", anchors)):
+            if value is not None and not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"RelativeProjection is a torch layer: {name} must be a torch.Tensor, got a "
+                    f"{type(value).__name__} (use torch.from_numpy, or relreps.relative_projection "
+                    "for numpy arrays)."
+                )
         if anchors is None:
             anchors = self.anchors
             if anchors is None:

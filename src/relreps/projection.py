@@ -94,6 +94,11 @@ def relative_projection(
             mean = at.mean(dim=0)
             flat, at = flat - mean, at - mean
         out = sim(flat, at)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(
+                f"The similarity {sim.name!r} returned a {type(out).__name__}; a similarity "
+                "takes and returns torch tensors (see relreps.register_similarity)."
+            )
         expected = (flat.shape[0], at.shape[0])
         if tuple(out.shape) != expected:
             raise ValueError(

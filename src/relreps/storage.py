@@ -256,6 +256,15 @@ class ZarrRows(RowSource):
         self.array = source
         self.name = name or str(self.path or "zarr array")
         _check_matrix(tuple(source.shape), np.dtype(source.dtype), self.name)
+        stored, expected = (
+            getattr(source, "nchunks_initialized", None),
+            getattr(source, "nchunks", 0),
+        )
+        if stored is not None and stored < expected:
+            raise ValueError(
+                f"{self.name} has only {stored} of its {expected} chunks: zarr would read the "
+                "missing ones as the fill value (zeros). Restore the store or write it again."
+            )
         self.n_rows, self.dim = (int(s) for s in source.shape)
         self.dtype = np.dtype(source.dtype)
 

@@ -154,6 +154,8 @@ class Settings:
     def validate(self) -> None:
         """Check every value against its declaration; experiments extend this for relations
         between settings (call ``super().validate()``)."""
+        if "device" not in self.UNUSED:
+            _check_device(self.device)
         for spec in self.fields():
             value = getattr(self, spec.name)
             if value is None:
@@ -248,6 +250,27 @@ class Settings:
         }
 
 
+def _check_device(device: str) -> None:
+    """``--device`` names a torch device this machine has."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, mps)."
+        ) from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }.get(kind, True)
+    if not available:
+        raise ValueError(
+            f"--device {device!r}: this machine has no {kind} device; use --device cpu."
+        )
+
+
 def _flag(spec: dataclasses.Field) -> str:
     return spec.metadata.get("flag") or "--" + spec.name.replace("_", "-")
 
@@ -329,7 +352,16 @@ class Run:
         self.settings = settings
         self.command = command
         self.out = Path(settings.out) if settings.out is not None else Path("results") / name
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:  # before any work: a bad output folder must not cost a trained model
+            self.out.mkdir(parents=True, exist_ok=True)
+            probe = self.out / ".relreps-write-check"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise ValueError(
+                f"Cannot write into the output folder {self.out} ({error.strerror}): choose "
+                "another one with --out."
+            ) from None
         self.facts: dict[str, Any] = {}
         self.anchor_sets: dict[str, dict[str, Any]] = {}
         self.figures: list[str] = []
