@@ -147,6 +147,39 @@ def test_interrupted_projection_resumes(tmp_path, data, monkeypatch):
     )
 
 
+def test_resume_notices_an_input_rewritten_with_the_same_size_and_time(tmp_path, data, monkeypatch):
+    import os
+
+    x, anchors = data
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    calls = []
+    real = blockwise.project_block
+
+    def interrupted(rows, anchor_array, start, stop, settings, **kwargs):
+        calls.append(start)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(rows, anchor_array, start, stop, settings, **kwargs)
+
+    monkeypatch.setattr(blockwise, "project_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        project_to_file(path, anchors, tmp_path / "out.npy", block_rows=100, progress=False)
+    monkeypatch.setattr(blockwise, "project_block", real)
+    # rewrite rows of the second finished block in place, keeping the size and the times (cp -p)
+    stat = path.stat()
+    changed = x.copy()
+    changed[150:160] *= -1.0
+    np.save(path, changed)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.warns(UserWarning, match=r"input rows of 1 finished block\(s\)"):
+        run = project_to_file(path, anchors, tmp_path / "out.npy", block_rows=100, progress=False)
+    assert run.resumed and run.blocks_computed == 10 - 3 + 1
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npy"), relreps.relative_projection(changed, anchors), atol=1e-6
+    )
+
+
 def test_changed_inputs_start_over(tmp_path):
     writer = NpyRowWriter(tmp_path / "out.npy", (1000, 16), "float32", {"a": 1}, 100)
     writer.write_block(0, np.zeros((100, 16)))

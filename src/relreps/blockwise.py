@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from relreps.similarities import get_similarity
 from relreps.storage import (
     NpyRowWriter,
     RowSource,
+    block_checksum,
     current_rss,
     format_bytes,
     open_rows,
@@ -171,6 +173,8 @@ def project_to_file(
         "dtype": out_dtype.name,
     }
     writer = NpyRowWriter(output, (rows.n_rows, len(anchor_array)), out_dtype, meta, block_rows)
+    if writer.done:
+        _verify_finished(rows, writer)
     todo = [b for b in range(writer.n_blocks) if b not in writer.done]
     settings = {"similarity": similarity, "center": center, "dtype": out_dtype.name}
     if scheduler is None:
@@ -277,19 +281,38 @@ def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
                 if number + 1 < len(todo):
                     following = writer.bounds(todo[number + 1])
                     incoming = reader.submit(rows.read_into, *following, buffers[(number + 1) % 2])
+                checksum = block_checksum(data)
                 out = project_block(rows, anchors, start, stop, settings, block=data)
                 del data
                 if saving is not None:
                     bar.update(saving.result())
-                saving = saver.submit(_save, writer, block, out, stop - start)
+                saving = saver.submit(_save, writer, block, out, stop - start, checksum)
             bar.update(saving.result())
         finally:
             bar.close()
 
 
-def _save(writer: NpyRowWriter, block: int, out: np.ndarray, count: int) -> int:
-    writer.write_block(block, out)
+def _save(writer: NpyRowWriter, block: int, out: np.ndarray, count: int, checksum: str) -> int:
+    writer.write_block(block, out, checksum)
     return count
+
+
+def _verify_finished(rows: RowSource, writer: NpyRowWriter) -> None:
+    """Before resuming: read the input rows of every finished block again and compare them with
+    the checksum recorded when the block was written. An input rewritten in place with the same
+    size and modification time (``cp -p``, ``rsync -t``) would otherwise mix old and new rows."""
+    changed = set()
+    for block in sorted(writer.done):
+        recorded = writer.checksums.get(block)
+        if recorded is None or block_checksum(rows.read(*writer.bounds(block))) != recorded:
+            changed.add(block)
+    if changed:
+        warnings.warn(
+            f"The input rows of {len(changed)} finished block(s) of {writer.path.name} changed "
+            "since they were written (or have no checksum): computing them again.",
+            stacklevel=3,
+        )
+        writer.forget(changed)
 
 
 def _bar(writer: NpyRowWriter, todo: list[int], progress: bool):
@@ -325,9 +348,11 @@ def _client(scheduler: Any):
         raise RuntimeError(f"Cannot reach the Dask scheduler at {scheduler!r}: {error}") from None
 
 
-def _project_and_write(rows, anchors, start, stop, settings, target) -> int:
-    target.write(start, project_block(rows, anchors, start, stop, settings))
-    return stop - start
+def _project_and_write(rows, anchors, start, stop, settings, target) -> tuple[int, str]:
+    block = rows.read(start, stop)
+    checksum = block_checksum(block)
+    target.write(start, project_block(rows, anchors, start, stop, settings, block=block))
+    return stop - start, checksum
 
 
 def _run_on_cluster(scheduler, rows, anchors, writer, todo, settings, progress) -> None:
@@ -354,8 +379,8 @@ def _run_on_cluster(scheduler, rows, anchors, writer, todo, settings, progress) 
             for block in todo
         }
         for future in as_completed(futures):
-            count = future.result()  # re-raises a worker's error here
-            writer.record_done(futures[future])
+            count, checksum = future.result()  # re-raises a worker's error here
+            writer.record_done(futures[future], checksum)
             bar.update(count)
     finally:
         bar.close()

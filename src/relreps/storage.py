@@ -39,6 +39,7 @@ __all__ = [
     "NpyShards",
     "RowSource",
     "ZarrRows",
+    "block_checksum",
     "current_rss",
     "format_bytes",
     "open_rows",
@@ -398,12 +399,14 @@ class NpyRowWriter:
         self.header = _npy_header(self.shape, self.dtype)
         self.offset = len(self.header)  # where the data starts
         self.done: set[int] = set()
+        self.checksums: dict[int, str] = {}  # block -> SHA-256 of the input rows it was made from
         self.resumed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         previous = self._previous()
         if previous is not None:
             self.block_rows = int(previous["block_rows"])
             self.done = {int(b) for b in previous["done"]}
+            self.checksums = {int(b): str(h) for b, h in previous.get("checksums", {}).items()}
             self.resumed = bool(self.done)
         else:
             self._create()
@@ -457,6 +460,7 @@ class NpyRowWriter:
                 "dtype": self.dtype.str,
                 "block_rows": self.block_rows,
                 "done": sorted(self.done),
+                "checksums": {str(b): h for b, h in sorted(self.checksums.items())},
             },
         )
 
@@ -464,12 +468,22 @@ class NpyRowWriter:
         """A picklable handle that writes blocks into the partial file (for worker processes)."""
         return BlockTarget(str(self.partial), self.offset, self.shape, self.dtype.str)
 
-    def write_block(self, block: int, rows: np.ndarray) -> None:
+    def write_block(self, block: int, rows: np.ndarray, checksum: str | None = None) -> None:
         self.target().write(self.bounds(block)[0], rows)
-        self.record_done(block)
+        self.record_done(block, checksum)
 
-    def record_done(self, block: int) -> None:
+    def record_done(self, block: int, checksum: str | None = None) -> None:
+        """Note a block as written (after it is on disk), with the checksum of its input."""
         self.done.add(int(block))
+        if checksum is not None:
+            self.checksums[int(block)] = checksum
+        self._save_progress()
+
+    def forget(self, blocks: set[int]) -> None:
+        """Mark finished blocks as to be written again."""
+        self.done -= blocks
+        for block in blocks:
+            self.checksums.pop(block, None)
         self._save_progress()
 
     def finish(self) -> Path:
@@ -479,6 +493,13 @@ class NpyRowWriter:
         os.replace(self.partial, self.path)
         self.progress.unlink(missing_ok=True)
         return self.path
+
+
+def block_checksum(rows: np.ndarray) -> str:
+    """SHA-256 of a block of input rows (C order), recorded with the output block made from it."""
+    import hashlib
+
+    return hashlib.sha256(memoryview(np.ascontiguousarray(rows)).cast("B")).hexdigest()
 
 
 def _npy_header(shape: tuple[int, int], dtype: np.dtype) -> bytes:
