@@ -273,15 +273,14 @@ def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
     buffers = [np.empty((writer.block_rows, rows.dim), dtype=rows.dtype) for _ in range(2)]
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as saver:
         try:
-            incoming = reader.submit(rows.read_into, *writer.bounds(todo[0]), buffers[0])
+            incoming = reader.submit(_read, rows, *writer.bounds(todo[0]), buffers[0])
             saving = None
             for number, block in enumerate(todo):
                 start, stop = writer.bounds(block)
-                data = incoming.result()
+                data, checksum = incoming.result()
                 if number + 1 < len(todo):
                     following = writer.bounds(todo[number + 1])
-                    incoming = reader.submit(rows.read_into, *following, buffers[(number + 1) % 2])
-                checksum = block_checksum(data)
+                    incoming = reader.submit(_read, rows, *following, buffers[(number + 1) % 2])
                 out = project_block(rows, anchors, start, stop, settings, block=data)
                 del data
                 if saving is not None:
@@ -290,6 +289,13 @@ def _run_here(rows, anchors, writer, todo, settings, progress) -> None:
             bar.update(saving.result())
         finally:
             bar.close()
+
+
+def _read(rows: RowSource, start: int, stop: int, buffer: np.ndarray) -> tuple[np.ndarray, str]:
+    """A block of input rows and its checksum, in the reader thread (hashing releases the GIL,
+    so it overlaps the projection of the previous block)."""
+    data = rows.read_into(start, stop, buffer)
+    return data, block_checksum(data)
 
 
 def _save(writer: NpyRowWriter, block: int, out: np.ndarray, count: int, checksum: str) -> int:
