@@ -82,6 +82,8 @@ def row_norms(x: torch.Tensor) -> torch.Tensor:
     as robust norm routines do; ordinary rows cost one comparison each.
     """
     norms = torch.linalg.vector_norm(x, dim=-1)
+    if x.shape[-1] == 0:
+        return norms
     info = torch.finfo(x.dtype)
     suspect = ~torch.isfinite(norms) | (norms < info.tiny**0.5 / info.eps)
     if not bool(suspect.any()):
@@ -149,6 +151,8 @@ def safe_scale(*tensors: torch.Tensor) -> float | None:
     quantity invariant to isotropic scaling is computed on the scaled copies unchanged."""
     import math
 
+    if any(t.numel() == 0 for t in tensors):
+        return None
     info = torch.finfo(tensors[0].dtype)
     largest = max(float(row_norms(t.detach().reshape(-1, t.shape[-1])).max()) for t in tensors)
     if math.isfinite(largest) and info.tiny**0.5 / info.eps <= largest <= info.max**0.5 / 4:

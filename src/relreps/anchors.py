@@ -267,6 +267,10 @@ def select_anchors(
             )
         indices = _stratified(label_array, n_anchors, rng)
     else:
+        if xt.shape[1] == 0:
+            raise ValueError(
+                f"The {strategy!r} strategy needs x to have features; got shape {tuple(xt.shape)}."
+            )
         check_finite(xt, "x")
         scale = safe_scale(xt)  # squared distances overflow at the ends of the dtype's range
         if scale is not None:  # the choice is the same on a copy rescaled by a power of two

@@ -253,6 +253,10 @@ def _check_pair_shapes(xs: tuple, ys: tuple, name: str, same_dim: bool) -> None:
         )
     if xs[0] == 0:
         raise ValueError(f"{name}: x and y are empty.")
+    if xs[1] == 0 or ys[1] == 0:
+        raise ValueError(
+            f"{name}: x and y need at least one feature (column); got shapes {xs} and {ys}."
+        )
 
 
 def _check_k(k: int, n: int, exclude_self: bool, name: str) -> None:
@@ -561,7 +565,8 @@ def _first_block(x: Any, y: Any, unbiased: bool) -> tuple[Any, tuple[float, floa
         mean = tensor.mean(0)
         means.append(mean)
         largest = float(row_norms(tensor if unbiased else tensor - mean).max())
-        inside = largest == 0 or 1e-30 <= largest <= 1e30
+        # non-finite rows are reported by _block_sums with the row that holds them
+        inside = not math.isfinite(largest) or largest == 0 or 1e-30 <= largest <= 1e30
         scales.append(1.0 if inside else 2.0 ** math.floor(math.log2(largest)))
     return (None if unbiased else (means[0], means[1])), (scales[0], scales[1])
 

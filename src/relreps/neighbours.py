@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from relreps._backend import Array, as_tensor, restore, unit_rows
-from relreps._checks import check_choice, check_int, check_same_kind, parse_memory
+from relreps._checks import check_choice, check_finite, check_int, check_same_kind, parse_memory
 
 __all__ = ["DEFAULT_MEMORY", "Backend", "TopK", "top_k"]
 
@@ -85,9 +85,9 @@ def top_k(
     check_same_kind(queries, keys, ("queries", "keys"))
     q, kind = as_tensor(queries, "queries")
     keys_t, _ = as_tensor(keys, "keys")
-    if q.ndim != 2 or keys_t.ndim != 2 or q.shape[1] != keys_t.shape[1]:
+    if q.ndim != 2 or keys_t.ndim != 2 or q.shape[1] != keys_t.shape[1] or q.shape[1] == 0:
         raise ValueError(
-            f"top_k needs queries (n, d) and keys (m, d) of the same width; got shapes "
+            f"top_k needs queries (n, d) and keys (m, d) of the same width d >= 1; got shapes "
             f"{tuple(q.shape)} and {tuple(keys_t.shape)}."
         )
     q, keys_t = q.detach(), keys_t.detach()
@@ -106,6 +106,11 @@ def top_k(
         check_int(chunk_size, "chunk_size (rows per tile)", minimum=1)
     budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
     check_choice(backend, "backend", ("torch", "faiss"))
+    check_finite(q, "queries")
+    check_finite(keys_t, "keys")
+    if n == 0:  # no queries: no neighbours
+        empty = torch.empty((0, k), dtype=torch.long, device=q.device)
+        return TopK(restore(empty, kind), restore(empty.to(q.dtype), kind))
     if backend == "faiss":
         indices, values = _faiss_top_k(q, keys_t, k, exclude_self)
     else:

@@ -99,6 +99,12 @@ def relative_projection(
                 f"The similarity {sim.name!r} returned a {type(out).__name__}; a similarity "
                 "takes and returns torch tensors (see relreps.register_similarity)."
             )
+        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"The {sim.name!r} similarity of these x and anchors leaves the range of "
+                f"{out.dtype} (finite inputs, non-finite output): pass float64 inputs, or rescale "
+                "them (a scale-invariant similarity such as 'cosine' is not affected)."
+            )
         expected = (flat.shape[0], at.shape[0])
         if tuple(out.shape) != expected:
             raise ValueError(
