@@ -163,3 +163,23 @@ def test_report_helpers_by_hand():
     assert markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
     table = stitching_matrix_table([[1.0, None], [np.nan, 2.5]], ["x", "y"], ["p", "q"])
     assert table.splitlines()[2:] == ["| **x** | 1.0 | - |", "| **y** | - | 2.5 |"]
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_every_numeric_option_has_a_declared_range_checked_before_work(name):
+    import typing
+
+    settings_class = experiments.get(name).settings_class
+    hints = typing.get_type_hints(settings_class)
+    for spec in settings_class.fields():
+        kind = hints[spec.name]
+        numeric = {int, float} & {kind, *typing.get_args(kind)}
+        element = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
+        if not numeric and element not in (int, float):
+            continue
+        minimum, above = spec.metadata.get("minimum"), spec.metadata.get("above")
+        assert minimum is not None or above is not None, f"{name}: --{spec.name} has no range"
+        bad = (minimum - 1) if minimum is not None else above
+        value = (bad,) if element is not None else bad
+        with pytest.raises((ValueError, TypeError), match=spec.name.replace("_", "-")):
+            settings_class.create(**{spec.name: value})

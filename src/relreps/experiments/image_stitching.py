@@ -44,7 +44,9 @@ class Settings(base.Settings):
         PRETRAINED, quick=PRETRAINED[:2], help="pretrained image encoders"
     )
     resolution: int = option(64, minimum=8, help="pixels of the pretrained encoders' input")
-    cnn_widths: tuple[int, ...] = option((16, 32), quick=(16,), help="from-scratch CNN widths")
+    cnn_widths: tuple[int, ...] = option(
+        (16, 32), quick=(16,), minimum=1, help="from-scratch CNN widths"
+    )
     cnn_seeds: int = option(2, quick=1, minimum=0, help="from-scratch CNNs per width")
     cnn_epochs: int = option(3, quick=1, minimum=1, help="training epochs of the CNNs")
     train_size: int = option(10_000, quick=1_000, minimum=10, help="training images")
