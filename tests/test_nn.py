@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load, save
@@ -76,3 +77,35 @@ def test_errors_are_clear():
         relreps.RelativeProjection()(torch.randn(2, 3))
     with pytest.raises(ValueError, match="built for 4 anchors but got 3"):
         relreps.RelativeProjection(n_anchors=4)(torch.randn(2, 3), torch.randn(3, 3))
+
+
+def test_anchor_rows_are_rows_of_the_same_forward_pass():
+    x = torch.randn(10, 4, requires_grad=True)
+    rows = torch.tensor([1, 4, 7])
+    for given in (rows, np.array([1, 4, 7]), [1, 4, 7],
+                  relreps.Anchors(np.array([1, 4, 7]), "random", 0, 10)):  # fmt: skip
+        layer = relreps.RelativeProjection(anchors=given)
+        assert layer.n_anchors == 3 and torch.equal(layer.anchor_rows, rows)
+        expected = relreps.relative_projection(x, x[rows])
+        assert torch.allclose(layer(x), expected)
+        assert torch.allclose(relreps.RelativeProjection()(x, given), expected)
+    layer(x).sum().backward()  # the gradient reaches the anchor rows through both arguments
+    assert x.grad is not None and x.grad[rows].abs().sum() > 0
+    restored = relreps.RelativeProjection(anchors=torch.tensor([0, 0, 0]))
+    restored.load_state_dict(layer.state_dict())
+    assert torch.equal(restored.anchor_rows, rows)
+
+
+def test_anchor_rows_are_checked_against_the_input():
+    layer = relreps.RelativeProjection(anchors=torch.tensor([0, 12]))
+    with pytest.raises(ValueError, match=r"Anchor rows must lie in \[0, 10\)"):
+        layer(torch.randn(10, 4))
+    with pytest.raises(ValueError, match="need x of shape"):
+        layer(torch.randn(2, 13, 4))
+    selected = relreps.Anchors(np.array([0, 2]), "random", 0, n_samples=20)
+    with pytest.raises(ValueError, match="selected from 20 samples but x has 10 rows"):
+        relreps.RelativeProjection(anchors=selected)(torch.randn(10, 4))
+    with pytest.raises(ValueError, match="Anchor rows must be 1-D"):
+        relreps.RelativeProjection(anchors=torch.tensor([[0, 1]]))
+    with pytest.raises(ValueError, match="rows of the input"):
+        relreps.RelativeProjection(anchors=torch.randn(3))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from relreps._checks import check_int
+from relreps.anchors import Anchors
 from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
 
@@ -38,13 +40,18 @@ class RelativeProjection(nn.Module):
         Normalisation over the anchor axis: ``None``, ``"l2"`` (unit-norm rows), ``"layernorm"``
         (the paper's choice for its AE, VAE and classifiers) or ``"batchnorm"``.
     anchors
-        Optional fixed anchor embeddings ``(n_anchors, d)`` stored as a buffer (saved in
-        ``state_dict``) and used when ``forward`` is called without anchors.
+        Optional fixed anchors, stored as a buffer (saved in ``state_dict``) and used when
+        ``forward`` is called without anchors: either embeddings ``(n_anchors, d)`` (floating
+        point), or *rows of the input*: an :class:`~relreps.anchors.Anchors` or a 1-D integer
+        tensor/array of row indices. Rows suit models whose anchors pass through the same forward
+        pass as the data (a graph network's anchor nodes are rows of every layer's output); the
+        gradient then flows through the anchors too.
 
     Shape
     -----
     ``forward(x, anchors)``: ``x`` is ``(..., d)``, ``anchors`` is ``(n_anchors, d)``; output
-    ``(..., n_anchors)``.
+    ``(..., n_anchors)``. With anchors given as rows, ``x`` is ``(n, d)`` and the anchors are
+    ``x[rows]``.
 
     Examples
     --------
@@ -53,9 +60,13 @@ class RelativeProjection(nn.Module):
     >>> x, anchors = torch.randn(8, 16), torch.randn(4, 16)
     >>> layer(x, anchors).shape
     torch.Size([8, 4])
+    >>> nodes = relreps.RelativeProjection(anchors=torch.tensor([0, 2, 5]))
+    >>> torch.allclose(nodes(x), relreps.relative_projection(x, x[[0, 2, 5]]))
+    True
     """
 
     anchors: torch.Tensor | None
+    anchor_rows: torch.Tensor | None
 
     def __init__(
         self,
@@ -74,11 +85,17 @@ class RelativeProjection(nn.Module):
             raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
         if output_norm not in OUTPUT_NORMS:
             raise ValueError(f"output_norm must be one of {OUTPUT_NORMS}, got {output_norm!r}.")
+        rows = None
         if anchors is not None:
-            if not isinstance(anchors, torch.Tensor) or anchors.ndim != 2:
-                raise ValueError("anchors= must be a 2-D torch.Tensor (n_anchors, dim).")
+            rows = _as_rows(anchors)
+            if rows is None and (not isinstance(anchors, torch.Tensor) or anchors.ndim != 2):
+                raise ValueError(
+                    "anchors= must be anchor embeddings (a 2-D floating-point torch.Tensor "
+                    "(n_anchors, dim)) or rows of the input (an Anchors, or a 1-D integer "
+                    "tensor/array of row indices)."
+                )
             if n_anchors is None:
-                n_anchors = anchors.shape[0]
+                n_anchors = len(rows) if rows is not None else anchors.shape[0]
         if output_norm in ("layernorm", "batchnorm") and n_anchors is None:
             raise ValueError(
                 f"output_norm={output_norm!r} learns one parameter per anchor: pass n_anchors."
@@ -92,23 +109,40 @@ class RelativeProjection(nn.Module):
             self.norm = nn.LayerNorm(n_anchors)
         elif output_norm == "batchnorm":
             self.norm = nn.BatchNorm1d(n_anchors)
-        self.register_buffer("anchors", None if anchors is None else anchors.detach().clone())
+        embeddings = None if anchors is None or rows is not None else anchors.detach().clone()
+        self.register_buffer("anchors", embeddings)
+        self.register_buffer("anchor_rows", rows)
+        # the number of samples an Anchors was drawn from, checked against x (not saved)
+        self.anchor_samples = anchors.n_samples if isinstance(anchors, Anchors) else None
 
     def forward(self, x: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
-        for name, value in (("x", x), ("anchors", anchors)):
-            if value is not None and not isinstance(value, torch.Tensor):
-                raise TypeError(
-                    f"RelativeProjection is a torch layer: {name} must be a torch.Tensor, got a "
-                    f"{type(value).__name__} (use torch.from_numpy, or relreps.relative_projection "
-                    "for numpy arrays)."
-                )
+        stored = anchors is None
         if anchors is None:
-            anchors = self.anchors
+            anchors = self.anchors if self.anchors is not None else self.anchor_rows
             if anchors is None:
                 raise ValueError(
                     "No anchors: pass them to forward(x, anchors) or store them with "
                     "RelativeProjection(..., anchors=...)."
                 )
+        rows = (
+            None
+            if isinstance(anchors, torch.Tensor) and anchors.is_floating_point()
+            else (_as_rows(anchors))
+        )
+        for name, value in (("x", x), ("anchors", anchors if rows is None else x)):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"RelativeProjection is a torch layer: {name} must be a torch.Tensor, got a "
+                    f"{type(value).__name__} (use torch.from_numpy, or relreps.relative_projection "
+                    "for numpy arrays)."
+                )
+        if rows is not None:
+            if stored and self.anchor_samples not in (None, x.shape[0]):
+                raise ValueError(
+                    f"The anchors were selected from {self.anchor_samples} samples but x has "
+                    f"{x.shape[0]} rows."
+                )
+            anchors = _take_rows(x, rows, anchors)
         if self.n_anchors is not None and anchors.shape[0] != self.n_anchors:
             raise ValueError(
                 f"This layer was built for {self.n_anchors} anchors but got {anchors.shape[0]}."
@@ -128,3 +162,39 @@ class RelativeProjection(nn.Module):
             f"n_anchors={self.n_anchors}, similarity={self.similarity!r}, "
             f"center={self.center!r}, output_norm={self.output_norm!r}"
         )
+
+
+def _as_rows(anchors: object) -> torch.Tensor | None:
+    """Row indices (int64 tensor) when ``anchors`` names rows of the input, else ``None``."""
+    if isinstance(anchors, Anchors):
+        return torch.from_numpy(anchors.indices.copy())
+    if isinstance(anchors, torch.Tensor):
+        if anchors.is_floating_point() or anchors.is_complex() or anchors.dtype == torch.bool:
+            return None
+        if anchors.ndim != 1:
+            raise ValueError(f"Anchor rows must be 1-D, got shape {tuple(anchors.shape)}.")
+        return anchors.long()
+    array = np.asarray(anchors) if isinstance(anchors, (np.ndarray, list, tuple)) else None
+    if array is not None and array.ndim == 1 and array.size and array.dtype.kind in "iu":
+        return torch.from_numpy(array.astype(np.int64))
+    return None
+
+
+def _take_rows(x: torch.Tensor, rows: torch.Tensor, given: object) -> torch.Tensor:
+    if x.ndim != 2:
+        raise ValueError(
+            f"Anchors given as rows need x of shape (n, d), got {tuple(x.shape)}; pass anchor "
+            "embeddings instead."
+        )
+    if isinstance(given, Anchors) and given.n_samples != x.shape[0]:
+        raise ValueError(
+            f"The anchors were selected from {given.n_samples} samples but x has {x.shape[0]} rows."
+        )
+    if len(rows) == 0:
+        raise ValueError("No anchor rows: pass at least one.")
+    if int(rows.min()) < 0 or int(rows.max()) >= x.shape[0]:
+        raise ValueError(
+            f"Anchor rows must lie in [0, {x.shape[0]}) (the rows of x); got values from "
+            f"{int(rows.min())} to {int(rows.max())}."
+        )
+    return x[rows.to(x.device)]

@@ -139,6 +139,11 @@ register(
     "relreps.experiments.relative_training",
 )
 register(
+    "graph-proxy",
+    "latent similarity to a reference model as a proxy of GNN accuracy on Cora (paper sec. 4.2)",
+    "relreps.experiments.graph_proxy",
+)
+register(
     "cross-lingual",
     "an English-trained classifier on foreign-language encoders via parallel anchors (sec. 5.2)",
     "relreps.experiments.cross_lingual",

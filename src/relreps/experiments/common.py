@@ -35,6 +35,7 @@ __all__ = [
     "encoder_lines",
     "image_classifiers",
     "mean_std",
+    "node_classifiers",
     "score_heads",
     "split_topics",
     "stitched_groups",
@@ -209,6 +210,70 @@ def _train_image_classifier(job: Any, context: dict, progress: bool) -> Any:
         epochs=context["epochs"],
         progress=progress,
     )
+
+
+def node_classifiers(
+    run: Any,
+    graph: Any,
+    specs: Mapping[str, tuple[Any, int, dict[str, Any], Any]],
+    *,
+    reference: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """Graph node classifiers (:mod:`relreps.models.gnn`) trained on ``graph`` through the run's
+    model store, side by side in worker processes: ``specs`` maps a name to ``(config, seed,
+    training options, anchor nodes or None)``, the options being ``epochs``, ``optimizer`` and
+    ``lr`` of :func:`~relreps.models.gnn.train_node_classifier`. With ``reference`` (a
+    representation of every node) each model records its similarity to it per epoch (sent once
+    to each worker; its hash is part of every model's key). Their ledger entries go to
+    ``run.facts["models"]``."""
+    from relreps.io import sha256_array, short_hash
+    from relreps.models.gnn import load_node_classifier, save_node_classifier
+    from relreps.models.store import ModelJob
+
+    split = short_hash({name: sha256_array(mask.numpy()) for name, mask in graph.masks.items()})
+    jobs = []
+    for name, (config, seed, options, anchors) in specs.items():
+        rows = None if anchors is None else np.asarray(getattr(anchors, "indices", anchors))
+        key = {
+            "config": config.to_dict(),
+            "graph": graph.sha256,
+            "features": sha256_array(graph.x.numpy()),
+            "split": split,
+            "seed": seed,
+            "training": dict(options),
+            "anchors": None if rows is None else short_hash(rows),
+            "reference": None if reference is None else sha256_array(reference.numpy()),
+        }
+        payload = (config, options, rows)
+        jobs.append(ModelJob(name, key, label=config.name, seed=seed, payload=payload))
+    store = run.models(save_node_classifier, load_node_classifier)
+    context = {
+        "x": graph.x, "edge_index": graph.edge_index, "y": graph.y, "masks": graph.masks,
+        "reference": reference,
+    }  # fmt: skip
+    models = store.obtain(jobs, _train_node_classifier, context=context)
+    run.facts.setdefault("models", []).extend(store.ledger)
+    return dict(zip(specs, models, strict=True))
+
+
+def _train_node_classifier(job: Any, context: dict, progress: bool) -> Any:
+    """One model of :func:`node_classifiers` (module level: worker processes import it)."""
+    from relreps.models.gnn import train_node_classifier
+
+    config, options, rows = job.payload
+    model, record = train_node_classifier(
+        config,
+        context["x"],
+        context["edge_index"],
+        context["y"],
+        context["masks"],
+        anchor_rows=None if rows is None else torch.tensor(rows),
+        reference=context["reference"],
+        seed=job.seed,
+        progress=progress,
+        **options,
+    )
+    return model, record["loss"] or [float("nan")]
 
 
 def stitched_groups(results: Sequence[Any], family: Mapping[str, str]) -> dict[str, Any]:
