@@ -14,10 +14,12 @@ import pytest
 
 import relreps
 from relreps import blockwise
-from relreps.blockwise import project_to_file
+from relreps.blockwise import project_to_file, translate_to_file
 from relreps.cli import main
+from relreps.io import save_translator
 from relreps.measures import cross_jaccard_at_k, jaccard_at_k, linear_cka, mean_cosine
 from relreps.storage import NpyRowWriter, open_rows, parse_memory
+from relreps.translation import Translator
 
 HAS_DASK = importlib.util.find_spec("dask") is not None
 HAS_DISTRIBUTED = importlib.util.find_spec("distributed") is not None
@@ -217,6 +219,84 @@ def test_cli_project(tmp_path, data, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("method", ["ortho", "affine", "relative"])
+def test_translate_to_file_equals_in_memory_and_resumes(tmp_path, data, monkeypatch, method):
+    x, _ = data
+    rng = np.random.default_rng(1)
+    y = x @ np.linalg.qr(rng.normal(size=(24, 24)))[0][:, :20] * 2.0 + 1.0  # 24 -> 20 dims
+    translator = Translator(method).fit(x[:200], y[:200])
+    save_translator(tmp_path / "t.safetensors", translator)
+    expected = translator.transform(x)
+    calls, real = [], blockwise.project_block
+
+    def interrupted(rows, payload, start, stop, settings, **kwargs):
+        calls.append(start)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(rows, payload, start, stop, settings, **kwargs)
+
+    monkeypatch.setattr(blockwise, "project_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        translate_to_file(x, translator, tmp_path / "y.npy", block_rows=150, progress=False)
+    assert not (tmp_path / "y.npy").exists()
+    monkeypatch.setattr(blockwise, "project_block", real)
+    # The saved file is the same translator: the finished blocks are kept.
+    run = translate_to_file(
+        x, tmp_path / "t.safetensors", tmp_path / "y.npy", block_rows=150, progress=False
+    )
+    assert run.resumed and run.blocks_computed == 7 - 2 and run.shape == (1000, 20)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-5)
+    meta = json.loads((tmp_path / "y.npy.json").read_text())
+    assert meta["translator"]["method"] == method and len(meta["translator_sha256"]) == 64
+    # Another translator does not resume the finished file's blocks.
+    other = Translator(method).fit(x[200:400], y[200:400])
+    with pytest.raises(FileExistsError):
+        translate_to_file(x, other, tmp_path / "y.npy", progress=False)
+
+
+def test_translate_to_file_refuses_bad_input(tmp_path, data):
+    x, _ = data
+    with pytest.raises(ValueError, match="fitted relreps Translator"):
+        translate_to_file(x, Translator(), tmp_path / "a.npy", progress=False)
+    translator = Translator().fit(x[:100, :10], x[:100, :10])
+    with pytest.raises(ValueError, match="has 24 columns but the translator maps from 10"):
+        translate_to_file(x, translator, tmp_path / "a.npy", progress=False)
+    bad = x.copy()
+    bad[777, 3] = np.nan
+    translator = Translator().fit(x[:100], x[:100])
+    with pytest.raises(ValueError, match="In rows 600 to 800"):
+        translate_to_file(bad, translator, tmp_path / "a.npy", block_rows=200, progress=False)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a translator")
+    with pytest.raises(FileNotFoundError, match="No complete entry"):
+        translate_to_file(x, tmp_path / "junk.safetensors", tmp_path / "b.npy", progress=False)
+    (tmp_path / "junk.safetensors.json").write_text("{}")
+    with pytest.raises(ValueError):
+        translate_to_file(x, tmp_path / "junk.safetensors", tmp_path / "b.npy", progress=False)
+
+
+def test_cli_fit_translator_then_project(tmp_path, data, capsys):
+    x, _ = data
+    rng = np.random.default_rng(2)
+    y = (x @ np.linalg.qr(rng.normal(size=(24, 24)))[0]).astype(np.float32)
+    np.save(tmp_path / "xa.npy", x[:300])
+    np.save(tmp_path / "ya.npy", y[:300])
+    t = str(tmp_path / "t.safetensors")
+    fit = ["fit-translator", str(tmp_path / "xa.npy"), str(tmp_path / "ya.npy"), "--out", t]
+    assert main([*fit, "--scaling", "isotropic"]) == 0
+    assert "ortho translator" in capsys.readouterr().out
+    out = tmp_path / "y.npy"
+    args = ["project", str(tmp_path / "x.npy"), "--translator", t, "--out", str(out)]
+    assert main([*args, "--block-rows", "300", "--no-progress"]) == 0
+    assert "4 of 4 blocks" in capsys.readouterr().out
+    np.testing.assert_allclose(np.load(out), y, atol=1e-4)  # an exact rotation, recovered
+    assert main([*args[:4], "--anchors", str(tmp_path / "xa.npy"), "--out", "z.npy"]) == 2
+    assert "drop --anchors" in capsys.readouterr().err
+    np.save(tmp_path / "short.npy", y[:299])
+    assert main(["fit-translator", str(tmp_path / "xa.npy"), str(tmp_path / "short.npy"),
+                 "--out", str(tmp_path / "u.safetensors")]) == 2  # fmt: skip
+    assert "not paired" in capsys.readouterr().err
+
+
 @needs_dask
 def test_dask_inputs_equal_in_memory(data):
     import dask.array as da
@@ -282,7 +362,8 @@ def test_local_cluster_equals_in_memory(tmp_path, data):
 
 @pytest.mark.slow
 def test_memmap_larger_than_the_budget_stays_under_it(tmp_path):
-    """A 430 MB memmap, a 330 MB budget for the whole process: projection and CKA stay under."""
+    """A 430 MB memmap, a 330 MB budget for the whole process: projection, translation and CKA
+    stay under."""
     path = tmp_path / "big.npy"
     big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(140_000, 768))
     rng = np.random.default_rng(0)
@@ -318,3 +399,28 @@ def test_memmap_larger_than_the_budget_stays_under_it(tmp_path):
     np.testing.assert_allclose(
         rel[-500:], relreps.relative_projection(np.asarray(x[-500:]), np.asarray(x[:64])), atol=1e-5
     )
+    # Translation (float64 inside) streams under the same budget, in a fresh process.
+    q = np.linalg.qr(np.random.default_rng(1).normal(size=(768, 768)))[0]
+    sample = np.asarray(x[:2000])
+    translator = Translator("ortho", scaling="isotropic").fit(sample, sample @ q)
+    save_translator(tmp_path / "t.safetensors", translator)
+    code = textwrap.dedent(
+        f"""
+        import json, numpy as np
+        from relreps.blockwise import translate_to_file
+        from relreps.storage import current_rss, peak_rss
+        x = np.load({str(path)!r}, mmap_mode="r")
+        budget = 330 * 2**20
+        base = current_rss()
+        run = translate_to_file(x, {str(tmp_path / "t.safetensors")!r},
+                                {str(tmp_path / "y.npy")!r}, memory=budget, progress=False)
+        print(json.dumps({{"base": base, "peak": peak_rss(), "budget": budget,
+                          "blocks": run.n_blocks}}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts["peak"] < facts["budget"] and facts["blocks"] > 1, facts
+    y = np.load(tmp_path / "y.npy", mmap_mode="r")
+    np.testing.assert_allclose(y[-500:], np.asarray(x[-500:]) @ q, atol=1e-4)

@@ -5,6 +5,9 @@ block with :func:`relreps.relative_projection` and writes it into a ``.npy`` fil
 end, resumable after an interruption, with a progress bar). Both executors live here: in this
 process (reading, projecting and writing overlap in threads), or, with ``scheduler=``, as tasks on
 a ``dask.distributed`` cluster whose workers read and write the same files.
+
+:func:`translate_to_file` streams rows through a fitted :class:`relreps.translation.Translator`
+the same way, under the same memory budget.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "block_rows_for",
     "project_block",
     "project_to_file",
+    "translate_to_file",
 ]
 
 
@@ -73,7 +77,15 @@ def block_rows_for(
     output and scratch, and two output casts. Half of what the budget leaves above ``baseline``
     (the process's resident memory before the job) goes to them.
     """
-    per_row = dim * (2 * in_itemsize + 4) + n_anchors * (4 + _SCRATCH_PER_OUTPUT + 2 * out_itemsize)
+    per_row = _projection_row_bytes(dim, n_anchors, in_itemsize, out_itemsize)
+    return _rows_for_budget(memory, per_row, baseline)
+
+
+def _projection_row_bytes(dim: int, n_anchors: int, in_itemsize: int, out_itemsize: int) -> int:
+    return dim * (2 * in_itemsize + 4) + n_anchors * (4 + _SCRATCH_PER_OUTPUT + 2 * out_itemsize)
+
+
+def _rows_for_budget(memory: int, per_row: int, baseline: int) -> int:
     free = memory - baseline
     rows = int(free * _BLOCK_SHARE) // per_row
     if rows < 1:
@@ -138,49 +150,139 @@ def project_to_file(
     get_similarity(similarity)  # unknown names fail before any work
     if center not in CENTER_OPTIONS:
         raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
-    out_dtype = np.dtype(dtype)
-    if out_dtype.kind != "f":
-        raise ValueError(f"dtype must be a float type (float16/32/64), got {dtype!r}.")
+    out_dtype = _output_dtype(dtype)
     rows = open_rows(source)
     anchor_array = _load_anchors(anchors, rows)
-    output = Path(output)
-    if output.suffix != ".npy":
-        raise ValueError(f"The output must be a .npy file, got {output}.")
-    if output.exists():
-        raise FileExistsError(
-            f"{output} already exists; delete it or choose another output to project again."
-        )
-    budget = parse_memory(memory)
-    if block_rows is None:
-        block_rows = block_rows_for(
-            budget,
-            rows.dim,
-            len(anchor_array),
-            rows.dtype.itemsize,
-            out_dtype.itemsize,
-            current_rss() + anchor_array.nbytes * 2,
-        )
-    check_int(block_rows, "block_rows", minimum=1)
-    block_rows = min(block_rows, rows.n_rows)
+    k = len(anchor_array)
     meta = {
         "format": 1,
         "input": rows.fingerprint(),
         "anchors_sha256": sha256_array(anchor_array),
         "anchors_dtype": anchor_array.dtype.str,
-        "n_anchors": len(anchor_array),
+        "n_anchors": k,
         "similarity": similarity,
         "center": center,
         "dtype": out_dtype.name,
     }
-    writer = NpyRowWriter(output, (rows.n_rows, len(anchor_array)), out_dtype, meta, block_rows)
+    settings = {"similarity": similarity, "center": center, "dtype": out_dtype.name}
+    per_row = _projection_row_bytes(rows.dim, k, rows.dtype.itemsize, out_dtype.itemsize)
+    return _stream(
+        rows, anchor_array, k, output, meta, settings, per_row,
+        anchor_array.nbytes * 2, memory, block_rows, scheduler, progress, info, start_time,
+    )  # fmt: skip
+
+
+def translate_to_file(
+    source: Any,
+    translator: Any,
+    output: str | os.PathLike[str],
+    *,
+    memory: str | int = "1GiB",
+    dtype: str = "float32",
+    block_rows: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    info: dict[str, Any] | None = None,
+) -> ProjectionRun:
+    """Write ``translator.transform(source)`` to ``output`` (``.npy``) in row blocks: the
+    out-of-core path of :func:`project_to_file` (same budget, resume, atomic finish, executors)
+    for a fitted :class:`relreps.translation.Translator` or a file saved with
+    :func:`relreps.io.save_translator`.
+
+    The translator computes in float64; blocks are sized for that. A rerun continues from the
+    finished blocks when the input, the translator and the settings are unchanged.
+    """
+    from relreps.io import load_translator
+    from relreps.translation import Translator
+
+    start_time = time.perf_counter()
+    if isinstance(translator, (str, os.PathLike)):
+        translator = load_translator(translator)
+    if not isinstance(translator, Translator) or not translator.fitted:
+        raise ValueError(
+            "translator must be a fitted relreps Translator or the path of one saved with "
+            f"relreps.io.save_translator, got {translator!r}."
+        )
+    out_dtype = _output_dtype(dtype)
+    rows = open_rows(source)
+    if rows.dim != translator.source_dim:
+        raise ValueError(
+            f"{rows.name} has {rows.dim} columns but the translator maps from "
+            f"{translator.source_dim}: give rows of the space it was fitted on."
+        )
+    tensors, description = translator.to_state()
+    width = translator.target_dim
+    meta = {
+        "format": 1,
+        "input": rows.fingerprint(),
+        "translator_sha256": _state_digest(tensors, description),
+        "translator": {k: description[k] for k in ("method", "scaling", "l2", "norm")},
+        "source_dim": rows.dim,
+        "target_dim": width,
+        "dtype": out_dtype.name,
+    }
+    settings = {"translator": True, "dtype": out_dtype.name}
+    state_bytes = sum(t.numel() * t.element_size() for t in tensors.values())
+    # Two input blocks (one being read), the float64 copy, its padded form and the mapped rows
+    # (float64), the cast and two output blocks (one being written); the relative method also
+    # holds cosines to every anchor and their pseudo-inverse product.
+    inner = max(rows.dim, width, len(tensors["matrix"]))
+    per_row = rows.dim * (2 * rows.dtype.itemsize + 8) + 3 * 8 * inner
+    per_row += width * (8 + 2 * out_dtype.itemsize)
+    if "anchors_x" in tensors:
+        per_row += 3 * 8 * len(tensors["anchors_x"])
+    return _stream(
+        rows, translator, width, output, meta, settings, per_row, state_bytes, memory,
+        block_rows, scheduler, progress, info, start_time,
+    )  # fmt: skip
+
+
+def _output_dtype(dtype: str) -> np.dtype:
+    out_dtype = np.dtype(dtype)
+    if out_dtype.kind != "f":
+        raise ValueError(f"dtype must be a float type (float16/32/64), got {dtype!r}.")
+    return out_dtype
+
+
+def _state_digest(tensors: dict[str, Any], description: dict[str, Any]) -> str:
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(sha256_array(tensors[name].numpy()).encode())
+    return digest.hexdigest()
+
+
+def _stream(
+    rows, payload, width, output, meta, settings, per_row, held, memory, block_rows, scheduler,
+    progress, info, start_time,
+) -> ProjectionRun:  # fmt: skip
+    """The executor shared by projection and translation: size the blocks, open (or resume) the
+    output, run the blocks still to do here or on a cluster, finish atomically, record."""
+    output = Path(output)
+    if output.suffix != ".npy":
+        raise ValueError(f"The output must be a .npy file, got {output}.")
+    if output.exists():
+        raise FileExistsError(
+            f"{output} already exists; delete it or choose another output to write again."
+        )
+    budget = parse_memory(memory)
+    if block_rows is None:
+        block_rows = _rows_for_budget(budget, per_row, current_rss() + held)
+    check_int(block_rows, "block_rows", minimum=1)
+    block_rows = min(block_rows, rows.n_rows)
+    writer = NpyRowWriter(
+        output, (rows.n_rows, width), np.dtype(settings["dtype"]), meta, block_rows
+    )
     if writer.done:
         _verify_finished(rows, writer)
     todo = [b for b in range(writer.n_blocks) if b not in writer.done]
-    settings = {"similarity": similarity, "center": center, "dtype": out_dtype.name}
     if scheduler is None:
-        _run_here(rows, anchor_array, writer, todo, settings, progress)
+        _run_here(rows, payload, writer, todo, settings, progress)
     else:
-        _run_on_cluster(scheduler, rows, anchor_array, writer, todo, settings, progress)
+        _run_on_cluster(scheduler, rows, payload, writer, todo, settings, progress)
     path = writer.finish()
     run = ProjectionRun(
         path=path,
@@ -237,18 +339,22 @@ def project_block(
     block: np.ndarray | None = None,
 ) -> np.ndarray:
     """Project rows ``start:stop`` (read here unless ``block`` holds them already): one unit of
-    work, here or on a worker."""
+    work, here or on a worker. With ``settings["translator"]``, ``anchors`` is a fitted
+    :class:`relreps.translation.Translator` and the rows are translated instead."""
     if block is None:
         block = rows.read(start, stop)
     if block.dtype != np.float32 and block.dtype != np.float64:
         block = block.astype(np.float32)
     try:
-        out = relative_projection(
-            block,
-            anchors.astype(block.dtype, copy=False),
-            settings["similarity"],
-            center=settings["center"],
-        )
+        if settings.get("translator"):
+            out = anchors.transform(block)
+        else:
+            out = relative_projection(
+                block,
+                anchors.astype(block.dtype, copy=False),
+                settings["similarity"],
+                center=settings["center"],
+            )
     except ValueError as error:
         raise ValueError(
             f"In rows {start:,} to {stop:,} of {rows.name} (indices below count from row "

@@ -37,41 +37,84 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_project(args: argparse.Namespace) -> int:
-
     from relreps.anchors import select_anchors
-    from relreps.blockwise import project_to_file
+    from relreps.blockwise import project_to_file, translate_to_file
     from relreps.storage import format_bytes, open_rows
 
     rows = open_rows(args.input)
     info = {}
-    if (args.anchors is None) == (args.n_anchors is None):
-        raise ValueError("Give the anchors either as --anchors FILE.npy or as --n-anchors K.")
-    if args.anchors is not None:
-        anchors = args.anchors
-        info["anchors"] = {"file": str(args.anchors)}
+    streaming = {
+        "memory": args.memory,
+        "dtype": args.dtype,
+        "block_rows": args.block_rows,
+        "scheduler": args.scheduler,
+        "progress": not args.no_progress,
+    }
+    if args.translator is not None:
+        if args.anchors is not None or args.n_anchors is not None:
+            raise ValueError(
+                "--translator translates with the anchors it was fitted on: drop --anchors and "
+                "--n-anchors (or drop --translator to project onto anchors)."
+            )
+        if args.similarity != "cosine" or args.center != "none":
+            raise ValueError("--similarity and --center apply to projections, not --translator.")
+        info["translator"] = {"file": str(args.translator)}
+        run = translate_to_file(rows, args.translator, args.out, info=info, **streaming)
     else:
-        # Random rows of the input; the same as select_anchors(x, K, seed=S) on the data itself.
-        chosen = select_anchors(None, args.n_anchors, n_samples=rows.n_rows, seed=args.seed)
-        anchors = rows.take(chosen.indices)
-        info["anchors"] = {"rows": chosen.indices.tolist(), "strategy": "random", "seed": args.seed}
-    run = project_to_file(
-        rows,
-        anchors,
-        args.out,
-        similarity=args.similarity,
-        center=None if args.center == "none" else args.center,
-        memory=args.memory,
-        dtype=args.dtype,
-        block_rows=args.block_rows,
-        scheduler=args.scheduler,
-        progress=not args.no_progress,
-        info=info,
-    )
+        if (args.anchors is None) == (args.n_anchors is None):
+            raise ValueError(
+                "Give the anchors either as --anchors FILE.npy or as --n-anchors K (or translate "
+                "with --translator FILE.safetensors)."
+            )
+        if args.anchors is not None:
+            anchors = args.anchors
+            info["anchors"] = {"file": str(args.anchors)}
+        else:
+            # Random rows of the input; the same as select_anchors(x, K, seed=S) on the data.
+            chosen = select_anchors(None, args.n_anchors, n_samples=rows.n_rows, seed=args.seed)
+            anchors = rows.take(chosen.indices)
+            info["anchors"] = {
+                "rows": chosen.indices.tolist(),
+                "strategy": "random",
+                "seed": args.seed,
+            }
+        run = project_to_file(
+            rows,
+            anchors,
+            args.out,
+            similarity=args.similarity,
+            center=None if args.center == "none" else args.center,
+            info=info,
+            **streaming,
+        )
     resumed = " (resumed)" if run.resumed else ""
     print(
         f"wrote {run.path}: {run.shape[0]:,} x {run.shape[1]} {args.dtype}{resumed}; "
         f"{run.blocks_computed} of {run.n_blocks} blocks of {run.block_rows:,} rows computed in "
         f"{run.seconds:.1f} s; peak memory of this process {format_bytes(run.peak_rss)}"
+    )
+    return 0
+
+
+def _cmd_fit_translator(args: argparse.Namespace) -> int:
+    from relreps.io import save_translator
+    from relreps.storage import open_rows
+    from relreps.translation import Translator
+
+    def load(path: str):
+        rows = open_rows(path)
+        return rows.read(0, rows.n_rows)
+
+    options = {} if args.alpha is None else {"alpha": args.alpha}
+    translator = Translator(args.method, scaling=args.scaling, l2=args.l2, **options)
+    translator.fit(load(args.source_anchors), load(args.target_anchors))
+    save_translator(args.out, translator)
+    d = translator.diagnostics
+    print(
+        f"wrote {args.out}: {args.method} translator ({args.scaling} scaling), "
+        f"{d['source_dim']} -> {d['target_dim']} dimensions from {d['anchors']:,} anchors "
+        f"(cross-covariance rank {d['cross_rank']}); use: relreps project X.npy --translator "
+        f"{args.out} --out Y.npy"
     )
     return 0
 
@@ -120,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("input", help=".npy file, folder of .npy shards, or zarr store")
     project.add_argument("--out", required=True, help="output .npy file")
     project.add_argument("--anchors", help="anchor embeddings (.npy, k x d, same encoder)")
+    project.add_argument(
+        "--translator",
+        help="or: translate the rows with a translator (.safetensors from fit-translator)",
+    )
     project.add_argument("--n-anchors", type=int, help="or: K random rows of the input")
     project.add_argument("--seed", type=int, default=0, help="seed for --n-anchors")
     project.add_argument("--similarity", default="cosine", help="see relreps similarities")
@@ -132,6 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     project.add_argument("--no-progress", action="store_true")
     project.set_defaults(handler=_cmd_project)
+
+    from relreps.translation import SCALINGS, method_names
+
+    fit = commands.add_parser(
+        "fit-translator",
+        help="fit a map between two embedding spaces from parallel anchors",
+        description="Fit a translator (relreps.translation.Translator) on parallel anchors: row "
+        "i of both files embeds the same sample, each with its own encoder. Translate with "
+        "relreps project X.npy --translator OUT --out Y.npy.",
+    )
+    fit.add_argument("source_anchors", help="source-space anchors (.npy, k x d_source)")
+    fit.add_argument("target_anchors", help="target-space anchors (.npy, k x d_target)")
+    fit.add_argument("--out", required=True, help="output .safetensors file")
+    fit.add_argument("--method", default="ortho", choices=method_names())
+    fit.add_argument("--scaling", default="standard", choices=tuple(SCALINGS))
+    fit.add_argument("--l2", action="store_true", help="L2-normalise rows around the map")
+    fit.add_argument("--alpha", type=float, help="ridge penalty (method ridge)")
+    fit.set_defaults(handler=_cmd_fit_translator)
 
     reproduce = commands.add_parser(
         "reproduce",

@@ -20,10 +20,12 @@ __all__ = [
     "atomic_path",
     "json_default",
     "load_tensors",
+    "load_translator",
     "metadata_path",
     "read_json",
     "read_json_object",
     "save_tensors",
+    "save_translator",
     "sha256_array",
     "sha256_files",
     "short_hash",
@@ -181,3 +183,22 @@ def short_hash(data: Any) -> str:
     """A short stable hash of JSON-serialisable ``data`` (for cache keys)."""
     text = json.dumps(data, sort_keys=True, default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def save_translator(path: str | os.PathLike[str], translator: Any) -> None:
+    """A fitted :class:`~relreps.translation.Translator` as safetensors + JSON, atomically."""
+    tensors, metadata = translator.to_state()
+    save_tensors(path, tensors, {"relreps": "translator", **metadata})
+
+
+def load_translator(path: str | os.PathLike[str]) -> Any:
+    """Inverse of :func:`save_translator`; ``ValueError`` for a file that holds no translator."""
+    from relreps.translation import Translator
+
+    tensors, metadata = load_tensors(path)
+    if metadata.get("relreps") != "translator":
+        raise ValueError(f"{path} does not hold a relreps translator.")
+    try:
+        return Translator.from_state(tensors, metadata)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None

@@ -1,4 +1,5 @@
-"""The relative projection: represent each sample by its similarities to a set of anchors."""
+"""The relative projection: represent each sample by its similarities to a set of anchors, and
+its inverse (back from cosine relative coordinates to absolute ones)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from relreps._backend import Array, as_tensor, is_dask, restore
 from relreps._checks import check_choice, check_finite, check_same_kind
 from relreps.similarities import Similarity, get_similarity
 
-__all__ = ["CENTER_OPTIONS", "Center", "relative_projection"]
+__all__ = [
+    "CENTER_OPTIONS",
+    "NORM_RULES",
+    "Center",
+    "inverse_relative_projection",
+    "relative_projection",
+]
 
 Center = Literal["anchors"] | None
 CENTER_OPTIONS = (None, "anchors")
@@ -158,3 +165,132 @@ def _check_shapes(x: torch.Tensor, anchors: torch.Tensor, *, check_empty: bool =
             f"anchors has {anchors.shape[-1]} columns but x has {x.shape[-1]}: anchors must be "
             "embedded by the same encoder as x, and the last axis of x must be the feature axis."
         )
+
+
+#: How :func:`inverse_relative_projection` sets the norm of the vectors it reconstructs.
+NORM_RULES = ("mean", "median", "unit")
+
+
+def inverse_relative_projection(
+    relative: Array,
+    anchors: Array,
+    *,
+    norm: str | float = "mean",
+    rcond: float = 1e-6,
+    prune: float | None = None,
+    ensemble: int = 1,
+    frame: str | None = None,
+    seed: int = 0,
+) -> Array:
+    """Back from cosine relative coordinates to a space's absolute coordinates (Maiorca et al.,
+    arXiv 2406.15057): the space's anchors alone give the way back.
+
+    A cosine relative vector ``r`` (``r_j = cos(x, a_j)``) determines ``x``'s direction when the
+    normalised anchors ``Â`` span the space: ``ẑ = pinv(Â) r``; the norm, which cosine forgets,
+    is restored by a declared rule. With another space's relative vectors (computed with that
+    space's parallel anchors) this *translates* between the spaces, each side using only its own
+    anchors.
+
+    Parameters
+    ----------
+    relative
+        Cosine relative coordinates ``(n, k)``, one column per anchor.
+    anchors
+        The target space's anchors ``(k, d)``, in the same order as the columns.
+    norm
+        The reconstructed vectors' norm: ``"mean"`` (the anchors' mean norm, the default),
+        ``"median"``, ``"unit"`` (1), or a positive number.
+    rcond
+        Singular values of ``Â`` below ``rcond`` times the largest are treated as zero (with
+        fewer anchors than dimensions, or centred anchors, ``Â`` is rank-deficient: the minimum
+        norm solution, the projection onto the anchors' span, comes back).
+    prune
+        Keep only anchors at least ``prune`` apart in ``1 - |cos|`` (greedy farthest-point
+        selection from a random start): near-duplicate anchors make ``pinv`` ill-conditioned.
+    ensemble
+        With ``prune``: that many pruned subsets from different random starts, their
+        reconstructed directions averaged.
+    frame
+        ``"parseval"`` inverts with the nearest Parseval frame ``U Vᵀ`` of ``Â`` (its transpose
+        is its pseudo-inverse; condition number 1).
+    seed
+        Seeds the pruning's random starts.
+
+    Returns
+    -------
+    numpy array or torch tensor ``(n, d)``, the caller's kind and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, relreps
+    >>> rng = np.random.default_rng(0)
+    >>> x, anchors = rng.normal(size=(5, 8)), rng.normal(size=(32, 8))
+    >>> relative = relreps.relative_projection(x, anchors)
+    >>> back = inverse_relative_projection(relative, anchors, norm="unit")
+    >>> bool(np.allclose(back, x / np.linalg.norm(x, axis=1, keepdims=True)))
+    True
+    """
+    from relreps._backend import row_norms, unit_rows
+
+    check_same_kind(relative, anchors, ("relative", "anchors"))
+    rt, kind = as_tensor(relative, "relative")
+    at, _ = as_tensor(anchors, "anchors")
+    if at.ndim != 2 or at.shape[0] == 0 or at.shape[1] == 0:
+        raise ValueError(f"anchors must be a non-empty 2-D array (k, d), got {tuple(at.shape)}.")
+    if rt.ndim != 2 or rt.shape[1] != at.shape[0]:
+        raise ValueError(
+            f"relative must have one column per anchor ({at.shape[0]}), got shape "
+            f"{tuple(rt.shape)}."
+        )
+    check_finite(rt, "relative")
+    check_finite(at, "anchors")
+    if frame not in (None, "parseval"):
+        raise ValueError(f"frame must be None or 'parseval', got {frame!r}.")
+    if not 0 < rcond < 1:
+        raise ValueError(f"rcond must be in (0, 1), got {rcond!r}.")
+    if ensemble < 1 or (ensemble > 1 and prune is None):
+        raise ValueError("ensemble takes a count >= 1, and more than 1 only with prune=.")
+    dtype = torch.promote_types(rt.dtype, at.dtype)
+    norms = row_norms(at.double())
+    if isinstance(norm, str):
+        check_choice(norm, "norm", NORM_RULES)
+        scale = {"mean": norms.mean(), "median": norms.quantile(0.5), "unit": torch.ones(())}[norm]
+    elif isinstance(norm, (int, float)) and norm > 0 and np.isfinite(norm):
+        scale = torch.tensor(float(norm))
+    else:
+        raise ValueError(f"norm must be one of {NORM_RULES} or a positive number, got {norm!r}.")
+    unit = unit_rows(at.double())
+    r = rt.double()
+    subsets = [torch.arange(unit.shape[0])]
+    if prune is not None:
+        if not 0 < prune <= 1:
+            raise ValueError(f"prune is a distance 1 - |cos| in (0, 1], got {prune!r}.")
+        rng = np.random.default_rng(seed)
+        subsets = [_prune(unit, prune, int(rng.integers(unit.shape[0]))) for _ in range(ensemble)]
+    directions = torch.zeros(r.shape[0], unit.shape[1], dtype=torch.float64)
+    for rows in subsets:
+        basis = unit[rows]
+        if frame == "parseval":
+            u, _, vt = torch.linalg.svd(basis, full_matrices=False)
+            inverse = (u @ vt).T
+        else:
+            inverse = torch.linalg.pinv(basis, rtol=rcond)
+        directions += unit_rows(r[:, rows] @ inverse.T)
+    out = unit_rows(directions) * scale.double()
+    return restore(out.to(dtype), kind)
+
+
+def _prune(unit: torch.Tensor, distance: float, start: int) -> torch.Tensor:
+    """Greedy farthest-point anchors under ``1 - |cos|``, from ``start``, while the farthest
+    remaining one is at least ``distance`` from the kept set."""
+    kept = [start]
+    nearest = 1 - (unit @ unit[start]).abs()
+    nearest[start] = -1.0
+    while True:
+        candidate = int(nearest.argmax())
+        if nearest[candidate] < distance:
+            break
+        kept.append(candidate)
+        nearest = torch.minimum(nearest, 1 - (unit @ unit[candidate]).abs())
+        nearest[kept] = -1.0
+    return torch.tensor(sorted(kept))

@@ -22,6 +22,7 @@ from relreps.projection import CENTER_OPTIONS, relative_projection
 from relreps.similarities import get_similarity
 
 __all__ = [
+    "LatentTranslator",
     "RelativeTransformer",
 ]
 
@@ -131,3 +132,54 @@ class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class LatentTranslator(TransformerMixin, BaseEstimator):
+    """Translate one encoder's embeddings into another's space (:class:`relreps.translation.
+    Translator`) as a scikit-learn transformer.
+
+    ``fit(X, Y)`` takes the parallel anchors: ``X`` embedded by the source encoder, ``Y`` the
+    same samples embedded by the target encoder (a 2-D target, unlike a classifier's labels);
+    ``transform(X)`` sends source embeddings to the target space, ``inverse_transform(Y)`` back
+    where the map is invertible. Parameters as :class:`~relreps.translation.Translator`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import clone
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(100, 6))
+    >>> q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    >>> model = clone(LatentTranslator(method="ortho", scaling="center")).fit(x, x @ q + 2)
+    >>> bool(np.allclose(model.transform(x), x @ q + 2))
+    True
+    """
+
+    def __init__(self, method: str = "ortho", scaling: str = "standard", l2: bool = False):
+        self.method = method
+        self.scaling = scaling
+        self.l2 = l2
+
+    def fit(self, X, Y):
+        from relreps.translation import Translator
+
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+        Y = np.asarray(Y)
+        if Y.ndim != 2:
+            raise ValueError(
+                "Y must be the target encoder's embeddings of the same anchors, 2-D (k, d_y); "
+                f"got shape {Y.shape}."
+            )
+        self.translator_ = Translator(self.method, scaling=self.scaling, l2=self.l2).fit(
+            X, Y.astype(X.dtype, copy=False)
+        )
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "translator_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self.translator_.transform(X)
+
+    def inverse_transform(self, Y):
+        check_is_fitted(self, "translator_")
+        return self.translator_.inverse_transform(np.asarray(Y))

@@ -144,6 +144,12 @@ register(
     "relreps.experiments.graph_proxy",
 )
 register(
+    "translation",
+    "translators (Procrustes, least squares, affine, inverse relative projection) vs relative "
+    "stitching on text, images and autoencoders (Maiorca et al. 2023)",
+    "relreps.experiments.translation",
+)
+register(
     "cross-lingual",
     "an English-trained classifier on foreign-language encoders via parallel anchors (sec. 5.2)",
     "relreps.experiments.cross_lingual",

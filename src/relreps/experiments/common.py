@@ -30,6 +30,7 @@ __all__ = [
     "aggregate",
     "anisotropy",
     "classification_stitching",
+    "cnn_encoders",
     "debian_topics",
     "embed_all",
     "encoder_lines",
@@ -193,6 +194,49 @@ def image_classifiers(
     models = store.obtain(jobs, _train_image_classifier, context=context)
     run.facts.setdefault("models", []).extend(store.ledger)
     return dict(zip(specs, models, strict=True))
+
+
+def cnn_encoders(
+    run: Any, data: Any, widths: Sequence[int], seeds: int, *, epochs: int
+) -> dict[str, Any]:
+    """Absolute CNNs (:func:`image_classifiers`, one per width and seed, named
+    ``cnn-w{width}-seed{seed}``) as frozen encoders of their latents, for the embedding cache
+    (their ids name the data, its size and the epochs)."""
+    from relreps.encoders.vision import TorchImageEncoder
+    from relreps.models.cnn import CNNConfig
+
+    specs = {
+        f"cnn-w{width}-seed{seed}": (
+            CNNConfig(width=width, n_classes=len(data.class_names), image_size=data.image_shape),
+            seed,
+            None,
+        )
+        for width in widths
+        for seed in range(seeds)
+    }
+    models = image_classifiers(run, data, specs, epochs=epochs)
+    return {
+        name: TorchImageEncoder(
+            _Grey(model.encoder),
+            id=f"{name}@{data.sha256[:12]}-{len(data.train_images)}-{epochs}",
+            dim=model.config.features,
+            resolution=data.image_shape[0],
+            mean=(0, 0, 0),
+            std=(1, 1, 1),
+        )
+        for name, model in models.items()
+    }
+
+
+class _Grey(torch.nn.Module):
+    """A grey-image model behind the three-channel preprocessing (one channel is the image)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module(images[:, :1].contiguous())
 
 
 def _train_image_classifier(job: Any, context: dict, progress: bool) -> Any:

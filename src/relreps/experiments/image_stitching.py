@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from relreps.experiments import base, common
 from relreps.experiments.base import option
@@ -80,7 +79,7 @@ def run(run: base.Run) -> base.Result:
         "out_of_domain": digits.source,
     }
     encoders = {name: run.encoder(name, resolution=s.resolution) for name in s.encoders}
-    encoders.update(_cnn_encoders(run, data))
+    encoders.update(common.cnn_encoders(run, data, s.cnn_widths, s.cnn_seeds, epochs=s.cnn_epochs))
     images = {"train": data.train_images, "test": data.test_images, "digits": ood}
 
     def embed(name: str, split: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -170,46 +169,6 @@ def run(run: base.Run) -> base.Result:
     )
     title = "Image classification stitching across architectures (paper section 5.3)"
     return base.Result(title, table, sections, {"summary": summary})
-
-
-def _cnn_encoders(run: base.Run, data) -> dict[str, Any]:
-    """The from-scratch CNNs as frozen encoders of their 128-d latents."""
-    from relreps.encoders.vision import TorchImageEncoder
-    from relreps.models.cnn import CNNConfig
-
-    s = run.settings
-    specs = {
-        f"cnn-w{width}-seed{seed}": (
-            CNNConfig(width=width, n_classes=len(data.class_names), image_size=data.image_shape),
-            seed,
-            None,
-        )
-        for width in s.cnn_widths
-        for seed in range(s.cnn_seeds)
-    }
-    models = common.image_classifiers(run, data, specs, epochs=s.cnn_epochs)
-    return {
-        name: TorchImageEncoder(
-            _Grey(model.encoder),
-            id=f"{name}@{data.sha256[:12]}-{s.train_size}-{s.cnn_epochs}",
-            dim=model.config.features,
-            resolution=data.image_shape[0],
-            mean=(0, 0, 0),
-            std=(1, 1, 1),
-        )
-        for name, model in models.items()
-    }
-
-
-class _Grey(torch.nn.Module):
-    """A grey-image model behind the three-channel preprocessing (one channel is the image)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.module(images[:, :1].contiguous())
 
 
 COLUMNS = ("non_stitched", "pretrained-pretrained", "cnn-pretrained", "cnn-cnn")

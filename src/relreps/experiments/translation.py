@@ -1,0 +1,441 @@
+"""Translating between latent spaces against relative stitching, on the same tasks.
+
+For every ordered pair of encoders (A, B) a classifier trained on B's *absolute* embeddings reads
+A's test samples: as they are (absolute stitching), through each translator fitted on parallel
+anchors (``relreps.translation``: Procrustes and its relatives, least squares, affine, ridge, the
+paper's gradient-descent affine, and the inverse relative projection), and, for comparison, the
+paper's relative stitching (heads trained on relative representations). The same for image
+autoencoders: A's latents, translated, go to B's absolute decoder. Three domains:
+
+- text: Debian package descriptions (10 topics) with MiniLM, MPNet, USE and e5;
+- images: Fashion-MNIST with EfficientNet-Lite0/1/2 and small CNNs trained here;
+- autoencoders: the absolute AEs of ``ae-stitching`` (and its relative AE as the baseline).
+
+``common.embed_all`` / ``common.cnn_encoders`` -> ``select_anchors`` -> ``Translator`` ->
+``common.train_heads`` -> scores over pairs and seeds -> a curve over the number of anchors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from relreps.experiments import base, common
+from relreps.experiments.base import option
+from relreps.experiments.report import format_mean_std, markdown_table
+
+__all__ = ["NAME", "Settings", "run"]
+
+NAME = "translation"
+TRANSLATORS = (
+    "ortho", "scaled-ortho", "linear", "l-ortho", "affine", "ridge", "affine-sgd", "relative",
+)  # fmt: skip
+RELATIVE_MODES = ("relative", "relative-centred")
+MODE_LABELS = {
+    "absolute": "absolute",
+    "relative": "relative stitching",
+    "relative-centred": "relative stitching, centred",
+}
+
+
+def _label(kind: str, name: str) -> str:
+    """A report row: the paper's modes by their labels, translators by name (the inverse
+    relative projection spelled out, not to be confused with relative stitching)."""
+    if kind == "mode":
+        return MODE_LABELS[name]
+    return "inverse relative projection" if name == "relative" else name
+
+
+_SCALINGS = ("standard", "isotropic", "center", "none")
+
+
+@dataclass(frozen=True)
+class Settings(base.Settings):
+    domains: tuple[str, ...] = option(
+        ("text", "images", "autoencoders"), choices=("text", "images", "autoencoders"),
+        help="tasks",
+    )  # fmt: skip
+    methods: tuple[str, ...] = option(TRANSLATORS, choices=TRANSLATORS, help="translators")
+    scaling: str = option("standard", choices=_SCALINGS, help="each side's normalisation")
+    n_anchors: int = option(1000, quick=200, minimum=2, help="parallel anchors (random)")
+    anchor_counts: tuple[int, ...] = option(
+        (25, 50, 100, 200, 500, 1000, 2000), quick=(25, 200), minimum=2,
+        help="anchor counts of the curve",
+    )  # fmt: skip
+    seeds: int = option(3, quick=1, minimum=1, help="seeds: anchors and heads")
+    text_encoders: tuple[str, ...] = option(
+        ("minilm", "mpnet", "use", "e5"), quick=("minilm", "use"), help="text encoders"
+    )
+    train_per_class: int = option(250, quick=30, minimum=1, help="training texts per topic")
+    test_per_class: int = option(100, quick=10, minimum=1, help="test texts per topic")
+    image_encoders: tuple[str, ...] = option(
+        ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
+        quick=("efficientnet-lite0",),
+        help="pretrained image encoders",
+    )
+    resolution: int = option(64, quick=32, minimum=8, help="their input pixels")
+    cnn_seeds: int = option(2, quick=1, minimum=0, help="CNNs trained here (width 32)")
+    cnn_epochs: int = option(3, quick=1, minimum=1, help="their epochs")
+    train_size: int = option(10_000, quick=1_000, minimum=10, help="training images")
+    test_size: int = option(2_000, quick=300, minimum=10, help="test images")
+    head_epochs: int = option(20, quick=10, minimum=1, help="classification head epochs")
+    ae_train_size: int = option(10_000, quick=2_000, minimum=10, help="AE training images")
+    ae_epochs: int = option(3, quick=1, minimum=1, help="AE epochs")
+    ae_seeds: int = option(3, quick=2, minimum=2, help="AE seeds")
+    data_dir: Path | None = option(None, shown="Debian's Fashion-MNIST", help="IDX image folder")
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.text_encoders) < 2 and "text" in self.domains:
+            raise ValueError("--text-encoders needs at least two encoders.")
+
+
+def run(run: base.Run) -> base.Result:
+    s = run.settings
+    tables, metrics = [], {}
+    for domain in s.domains:
+        if domain == "autoencoders":
+            found = _autoencoders(run)
+        else:
+            embeddings, labels, n_classes = _text(run) if domain == "text" else _images(run)
+            found = _classification(run, domain, embeddings, labels, n_classes)
+        metrics[domain] = found
+        tables.append(f"**{domain}**\n\n" + _table(found, domain))
+    _figure(run, metrics)
+    table = "\n\n".join(tables)
+    sections = (
+        ("Result", table + "\n\n" + _reading(metrics)),
+        ("Setup", _setup(s, run.facts)),
+    )
+    return base.Result("Latent space translation against relative stitching", table, sections,
+                       metrics)  # fmt: skip
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def _text(run: base.Run):
+    s = run.settings
+    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
+    run.facts["texts"] = {"name": topics.name, **topics.source}
+    embeddings = common.embed_all(run, s.text_encoders, topics.texts, label=topics.name)
+    return embeddings, topics.labels, len(topics.classes)
+
+
+def _images(run: base.Run):
+    from relreps.datasets.images import load_image_dataset
+
+    s = run.settings
+    data = load_image_dataset(s.data_dir).subset(s.train_size, s.test_size, seed=0)
+    run.facts["images"] = {"name": data.name, "sha256": data.sha256}
+    splits = {"train": data.train_images, "test": data.test_images}
+    embeddings = common.embed_all(
+        run, s.image_encoders, splits, label=data.name, resolution=s.resolution
+    )
+    cnns = common.cnn_encoders(run, data, (32,), s.cnn_seeds, epochs=s.cnn_epochs)
+    for name, encoder in cnns.items():
+        run.use_encoder(name, encoder)
+    embeddings.update(common.embed_all(run, list(cnns), splits, label=data.name))
+    labels = {"train": data.train_labels, "test": data.test_labels}
+    return embeddings, labels, len(data.class_names)
+
+
+# --- classification ----------------------------------------------------------------------------
+
+
+def _classification(run: base.Run, domain: str, embeddings, labels, n_classes) -> dict[str, Any]:
+    """Every mode and translator at ``n_anchors``, then the best three over ``anchor_counts``."""
+    s = run.settings
+    task = _Task(run, domain, embeddings, labels, n_classes)
+    kinds = [("mode", m) for m in ("absolute", *RELATIVE_MODES)] + [
+        ("translator", m) for m in s.methods
+    ]
+    summaries = {
+        (kind, name): _summary(
+            [task.scores(kind, name, s.n_anchors, seed) for seed in range(s.seeds)]
+        )
+        for kind, name in kinds
+    }
+    ranked = sorted(
+        (k for k in summaries if k != ("mode", "absolute") and summaries[k]["stitched"]),
+        key=lambda k: summaries[k]["stitched"]["mean"],
+        reverse=True,
+    )[:3]
+    curve = {
+        _label(kind, name): {
+            str(count): _summary([task.scores(kind, name, count, seed) for seed in range(s.seeds)])[
+                "stitched"
+            ]
+            for count in s.anchor_counts
+            if count <= len(labels["train"])
+        }
+        for kind, name in ranked
+    }
+    by_method = {_label(*key): summary for key, summary in summaries.items()}
+    best = [_label(*key) for key in ranked]
+    return {"encoders": list(embeddings), "methods": by_method, "curve": curve, "best": best}
+
+
+class _Task:
+    """One classification domain: its embeddings, the absolute heads per seed, the anchors."""
+
+    def __init__(self, run: base.Run, domain: str, embeddings, labels, n_classes: int) -> None:
+        self.run, self.domain, self.embeddings = run, domain, embeddings
+        self.labels, self.n_classes = labels, n_classes
+        self.heads: dict[int, Any] = {}
+
+    def rows(self, count: int, seed: int) -> np.ndarray:
+        from relreps import select_anchors
+
+        n = len(self.labels["train"])
+        name = f"{self.domain}, {count} anchors, seed {seed}"
+        if name not in self.run.anchor_sets:
+            source = f"the {n} training {self.domain}"
+            self.run.anchors(name, select_anchors(None, count, n_samples=n, seed=seed,
+                                                  source=source))  # fmt: skip
+        return np.asarray(self.run.anchor_sets[name]["indices"])
+
+    def scores(self, kind: str, mode: str, count: int, seed: int) -> np.ndarray:
+        """The (encoder x head) accuracy matrix of a ``"mode"`` of the paper's stitching or a
+        ``"translator"`` at ``count`` anchors and ``seed``."""
+        from relreps.stitching import Accuracy
+
+        rows, epochs = self.rows(count, seed), self.run.settings.head_epochs
+        x, y = self.embeddings, self.labels
+        if kind == "mode":
+            spaces = {
+                split: {e: common.Space(v[split], v["train"][rows]) for e, v in x.items()}
+                for split in ("train", "test")
+            }
+            return common.classification_stitching(
+                spaces["train"], spaces["test"], y["train"], y["test"], self.n_classes,
+                seed=seed, epochs=epochs, modes=(mode,), metric=Accuracy,
+            )[mode].scores  # fmt: skip
+        if seed not in self.heads:
+            spaces = {e: common.Space(v["train"]) for e, v in x.items()}
+            self.heads[seed] = common.train_heads(
+                spaces, y["train"], self.n_classes, "absolute", seed=seed, epochs=epochs
+            )[0]
+        names, target = list(x), torch.from_numpy(y["test"])
+        out = np.full((len(names), len(names)), np.nan)
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                source = x[b]["test"]
+                if a != b:
+                    translator = _translator(
+                        mode, x[a]["train"][rows], x[b]["train"][rows], self.run.settings.scaling,
+                        seed,
+                    )  # fmt: skip
+                    source = translator.transform(x[a]["test"])
+                metric = Accuracy()
+                with torch.inference_mode():
+                    inputs = torch.from_numpy(np.asarray(source, np.float32))
+                    metric.update(self.heads[seed][b](inputs), target)
+                out[i, j] = metric.compute()
+        return out
+
+
+def _translator(method: str, source: np.ndarray, target: np.ndarray, scaling: str, seed: int):
+    import warnings
+
+    from relreps.translation import Translator
+
+    with warnings.catch_warnings():  # under-determined fits are reported by the anchor curve
+        warnings.simplefilter("ignore", UserWarning)
+        options = {"seed": seed} if method == "affine-sgd" else {}
+        return Translator(method, scaling=scaling, **options).fit(
+            source.astype(np.float64), target.astype(np.float64)
+        )
+
+
+def _summary(runs: list[np.ndarray]) -> dict[str, Any]:
+    same = [float(m[i, i]) for m in runs for i in range(len(m))]
+    across = [float(m[i, j]) for m in runs for i in range(len(m)) for j in range(len(m))
+              if i != j and m[i, j] == m[i, j]]  # fmt: skip
+    return {"non_stitched": common.mean_std(same), "stitched": common.mean_std(across)}
+
+
+# --- autoencoders ------------------------------------------------------------------------------
+
+
+def _autoencoders(run: base.Run) -> dict[str, Any]:
+    """Absolute AEs from a nested ``ae-stitching`` run (with its relative AE as the baseline);
+    A's latents of the test images, translated, decoded by B's decoder: MSE x10³."""
+    import relreps.experiments as experiments
+    from relreps import select_anchors
+    from relreps.datasets.images import load_image_dataset
+    from relreps.models.autoencoders import load_autoencoder
+
+    s = run.settings
+    nested = experiments.run(
+        "ae-stitching", variants=("ae", "rel-ae"), train_size=s.ae_train_size, test_size=2_000,
+        epochs=s.ae_epochs, seeds=s.ae_seeds, figures=False, progress=s.progress, jobs=s.jobs,
+        out=run.out / "autoencoders", data_dir=s.data_dir,
+    )  # fmt: skip
+    models = {
+        entry["file"]: load_autoencoder(run.out / "autoencoders" / "models" / entry["file"])[0]
+        for entry in nested.metrics["models"]
+        if entry["file"].startswith("ae-seed")
+    }
+    data = load_image_dataset(s.data_dir).subset(s.ae_train_size, 2_000, seed=0)
+    train = torch.from_numpy(data.train_images).float().div(255).unsqueeze(1)
+    test = torch.from_numpy(data.test_images).float().div(255).unsqueeze(1)
+    with torch.inference_mode():
+        latents = {n: (m.embed(train).double().numpy(), m.embed(test).double().numpy())
+                   for n, m in models.items()}  # fmt: skip
+    by_method: dict[str, Any] = {}
+    mse = nested.metrics["mse_x1e3"]
+    for mode, variant in (("absolute", "ae"), ("relative", "rel-ae")):
+        summary = {k: mse[variant][f"{k}_mean"] for k in ("non_stitched", "stitched")}
+        stds = {k: mse[variant][f"{k}_std"] for k in ("non_stitched", "stitched")}
+        by_method[_label("mode", mode)] = {k: {"mean": summary[k], "std": stds[k]} for k in summary}
+    curve: dict[str, dict[str, Any]] = {}
+    for method in s.methods:
+        for count in sorted({s.n_anchors, *s.anchor_counts}):
+            if count > len(train):
+                continue
+            runs = []
+            for seed in range(s.seeds):
+                name = f"autoencoders, {count} anchors, seed {seed}"
+                if name not in run.anchor_sets:
+                    run.anchors(name, select_anchors(
+                        None, count, n_samples=len(train), seed=seed,
+                        source=f"the {len(train)} AE training images"))  # fmt: skip
+                rows = np.asarray(run.anchor_sets[name]["indices"])
+                runs.append(_ae_scores(models, latents, rows, test, method, s.scaling, seed))
+            summary = _summary(runs)
+            if count == s.n_anchors:
+                by_method[_label("translator", method)] = summary
+            curve.setdefault(_label("translator", method), {})[str(count)] = summary["stitched"]
+    ranked = sorted(
+        (m for m in by_method if m not in MODE_LABELS.values()),
+        key=lambda m: by_method[m]["stitched"]["mean"],
+    )[:3]
+    return {
+        "encoders": list(models),
+        "methods": by_method,
+        "curve": {m: curve[m] for m in ranked},
+        "best": ranked,
+        "lower_is_better": True,
+    }
+
+
+def _ae_scores(models, latents, rows, test, method, scaling, seed) -> np.ndarray:
+    names = list(models)
+    out = np.full((len(names), len(names)), np.nan)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            source = latents[a][1]
+            if a != b:
+                translator = _translator(method, latents[a][0][rows], latents[b][0][rows],
+                                         scaling, seed)  # fmt: skip
+                source = translator.transform(source)
+            with torch.inference_mode():
+                decoded = models[b].decode(torch.from_numpy(np.asarray(source, np.float32)))
+            out[i, j] = float(((decoded - test) ** 2).mean()) * 1e3
+    return out
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _table(found: dict[str, Any], domain: str) -> str:
+    from relreps.experiments.paper import lookup
+
+    lower = found.get("lower_is_better", False)
+    unit = "MSE x10³ (lower is better)" if lower else "accuracy x100"
+    column = {"images": "F-MNIST", "text": "TREC"}.get(domain)
+    paper = {n.row: n.value for n in lookup(NAME, column=column)} if column else {}
+    rows = []
+    for method, entry in found["methods"].items():
+        stitched, same = entry["stitched"], entry["non_stitched"]
+        kept = "" if lower or not same or not stitched else f"{stitched['mean'] / same['mean']:.0%}"
+        row = [method, format_mean_std(stitched, 1), format_mean_std(same, 1), kept]
+        rows.append(row + ([_paper(paper, method)] if column else []))
+    headers = [f"method ({unit})", "stitched", "non-stitched", "stitched / non-stitched"]
+    if column:
+        headers.append(f"paper [T], {column} (its non-stitched: {_paper(paper, 'non-stitched')})")
+    return markdown_table(headers, rows)
+
+
+def _paper(paper: dict[str, float], method: str) -> str:
+    value = paper.get(method)
+    return "" if value is None else f"{100 * value:.0f}"  # the transcription gives fractions
+
+
+def _mean(entry: dict[str, Any]) -> float:
+    """The stitched mean, NaN where undefined (absolute stitching between different widths)."""
+    return entry["stitched"]["mean"] if entry["stitched"] else float("nan")
+
+
+def _reading(metrics: dict[str, Any]) -> str:
+    lines = []
+    for domain, found in metrics.items():
+        methods = found["methods"]
+        lower = found.get("lower_is_better", False)
+        defined = [m for m in methods if _mean(methods[m]) == _mean(methods[m])]
+        order = sorted(defined, key=lambda m: _mean(methods[m]), reverse=not lower)
+        absolute = _mean(methods["absolute"])
+        line = f"- {domain}: best {order[0]} ({_mean(methods[order[0]]):.1f}); ranking: "
+        line += ", ".join(order) + "."
+        if absolute == absolute:
+            beat = [
+                m for m in defined if m != "absolute"
+                and (_mean(methods[m]) < absolute if lower else _mean(methods[m]) > absolute)
+            ]  # fmt: skip
+            line += (
+                f" {len(beat)} of {len(defined) - 1} methods beat absolute stitching "
+                f"({absolute:.1f}) on the pairs where it is defined."
+            )
+        else:
+            line += " Absolute stitching is undefined here (the widths differ)."
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _figure(run: base.Run, metrics: dict[str, Any]) -> None:
+    if not run.drawing:
+        return
+    figure = run.figure(figsize=(5 * len(metrics), 3.8))
+    axes = np.atleast_1d(figure.subplots(1, len(metrics)))
+    for axis, (domain, found) in zip(axes, metrics.items(), strict=True):
+        for method, points in found["curve"].items():
+            counts = sorted(int(c) for c in points if points[c])
+            mean = np.array([points[str(c)]["mean"] for c in counts])
+            std = np.array([points[str(c)]["std"] for c in counts])
+            axis.plot(counts, mean, "o-", label=method, markersize=3)
+            axis.fill_between(counts, mean - std, mean + std, alpha=0.2)
+        axis.set_xscale("log")
+        axis.set_xlabel("parallel anchors")
+        axis.set_ylabel("MSE x10³" if found.get("lower_is_better") else "stitched accuracy x100")
+        axis.set_title(domain, fontsize=10)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    run.save_figure(figure, "translation.png")
+
+
+def _setup(s: Settings, facts: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"- translators: {', '.join(s.methods)}; scaling `{s.scaling}` (each side by its own "
+            f"anchors); {s.n_anchors} random training samples as parallel anchors, {s.seeds} seeds",
+            "- classification: a head (" + common.HEAD + f", {s.head_epochs} epochs) trained on "
+            "each encoder's absolute embeddings reads every other encoder's test embeddings, "
+            "translated; 'relative' and 'relative-centred' are the paper's stitching (heads "
+            "trained on relative representations with the same anchors); accuracy x100, mean ± "
+            "std over ordered pairs and seeds",
+            f"- text: Debian descriptions, 10 topics, {s.train_per_class} / {s.test_per_class} per "
+            f"topic, encoders {', '.join(s.text_encoders)}",
+            f"- images: Fashion-MNIST, {s.train_size} / {s.test_size} images, "
+            f"{', '.join(s.image_encoders)} at {s.resolution} px and {s.cnn_seeds} CNNs (width "
+            f"32, {s.cnn_epochs} epochs)",
+            f"- autoencoders: `ae-stitching` with {s.ae_seeds} seeds, {s.ae_train_size} images, "
+            f"{s.ae_epochs} epochs (report under `autoencoders/`); MSE x10³ on 2,000 test images",
+            "- curve: stitched score of the three best methods against the number of anchors",
+            *(common.encoder_lines(facts) if "encoders" in facts else []),
+        ]
+    )
