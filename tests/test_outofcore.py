@@ -424,3 +424,22 @@ def test_memmap_larger_than_the_budget_stays_under_it(tmp_path):
     assert facts["peak"] < facts["budget"] and facts["blocks"] > 1, facts
     y = np.load(tmp_path / "y.npy", mmap_mode="r")
     np.testing.assert_allclose(y[-500:], np.asarray(x[-500:]) @ q, atol=1e-4)
+
+
+def test_products_stream_like_single_similarities(tmp_path, data, capsys):
+    x, anchors = data
+    parts = ("cosine", "euclidean", "l1")
+    run = project_to_file(x, anchors, tmp_path / "p.npy", similarity=parts, block_rows=300,
+                          progress=False)  # fmt: skip
+    assert run.shape == (1000, 48)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "p.npy"), relreps.relative_projection(x, anchors, parts), atol=1e-5
+    )
+    args = ["project", str(tmp_path / "x.npy"), "--anchors", str(tmp_path / "anchors.npy")]
+    out = tmp_path / "cli.npy"
+    assert main([*args, "--similarity", "cosine,euclidean,l1", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    np.testing.assert_allclose(np.load(out), np.load(tmp_path / "p.npy"), atol=1e-6)
+    assert json.loads((tmp_path / "cli.npy.json").read_text())["similarity"] == (
+        "concat(cosine, euclidean, l1)"
+    )

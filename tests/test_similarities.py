@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import relreps
 from relreps.invariances import INVARIANCES, check_similarity
-from relreps.similarities import SIMILARITIES, Similarity
+from relreps.nn import AGGREGATION_MODES, ProductAggregation
+from relreps.similarities import AGGREGATIONS, SIMILARITIES, Similarity, product_similarity
 
 BUILTIN = ("cosine", "inner", "euclidean", "l1", "linf", "rbf", "change_of_basis")
 REGISTERED = relreps.similarity_names()
@@ -169,3 +170,91 @@ def test_custom_similarity_with_wrong_output_shape_is_reported():
         pytest.raises(ValueError, match="returned shape"),
     ):
         relreps.relative_projection(np.ones((2, 3)), np.ones((4, 3)), "test_bad_shape")
+
+
+# --- products of invariances -------------------------------------------------------------------
+
+PAIRS = [(a, b) for i, a in enumerate(REGISTERED) for b in REGISTERED[i + 1 :]]
+
+
+@pytest.mark.parametrize("aggregate", AGGREGATIONS)
+@pytest.mark.parametrize("pair", PAIRS, ids="+".join)
+def test_products_declare_exactly_what_all_their_parts_share(pair, aggregate):
+    """Derived, not hand-written: the battery checks every pair of registered similarities."""
+    product = product_similarity(pair, aggregate=aggregate)
+    check_similarity(product, trials=3).raise_for_failures()
+    shared = set(INVARIANCES)
+    for part in map(SIMILARITIES.get, pair):
+        shared &= part.invariances | ({"isotropic_scaling"} if part.homogeneous else set())
+    assert product.invariances == shared
+
+
+@pytest.mark.parametrize("center", CENTERS)
+def test_the_papers_product_in_float32(center):
+    parts = ("cosine", "euclidean", "l1", "linf")
+    product = product_similarity(parts)
+    assert product.invariances == {"isotropic_scaling", "permutation"}
+    check_similarity(product, center=center, dtype="float32", trials=20).raise_for_failures()
+    raw = product_similarity(("euclidean", "l1"), normalize=None)  # distances scale with space
+    assert raw.invariances == {"translation", "permutation"}
+    check_similarity(raw, center=center).raise_for_failures()
+
+
+def test_product_values_and_shapes():
+    rng = np.random.default_rng(0)
+    x, anchors = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
+    concat = relreps.relative_projection(x, anchors, ("cosine", "l1"))
+    assert concat.shape == (7, 8)
+    for block, name in ((concat[:, :4], "cosine"), (concat[:, 4:], "l1")):
+        raw = relreps.relative_projection(x, anchors, name)
+        expected = (raw - raw.mean(1, keepdims=True)) / raw.std(1, keepdims=True)
+        np.testing.assert_allclose(block, expected, atol=1e-12)
+    summed = relreps.relative_projection(x, anchors, ["cosine", "l1"], aggregate="sum")
+    np.testing.assert_allclose(summed, concat[:, :4] + concat[:, 4:], atol=1e-12)
+    t = relreps.relative_projection(torch.from_numpy(x), torch.from_numpy(anchors), ("l1", "linf"))
+    assert isinstance(t, torch.Tensor) and t.shape == (7, 8)
+    layer = relreps.RelativeProjection(4, similarity=("cosine", "l1"), output_norm="layernorm")
+    assert layer(torch.from_numpy(x).float(), torch.from_numpy(anchors).float()).shape == (7, 8)
+
+
+def test_product_errors_say_what_to_do():
+    x, anchors = np.ones((3, 4)), np.eye(4)
+    with pytest.raises(ValueError, match="at least two similarities"):
+        product_similarity(["cosine"])
+    with pytest.raises(TypeError, match="list or tuple"):
+        product_similarity("cosine")
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        product_similarity(("cosine", "l1"), aggregate="mean")
+    with pytest.raises(ValueError, match="mixes their units"):
+        product_similarity(("cosine", "l1"), aggregate="sum", normalize=None)
+    with pytest.raises(ValueError, match="pass a list of them"):
+        relreps.relative_projection(x, anchors, "cosine", aggregate="sum")
+    with pytest.raises(ValueError, match="at least 2 anchors"):
+        relreps.relative_projection(x, anchors[:1], ("cosine", "l1"))
+    with pytest.raises(ValueError, match="Unknown similarity 'nope'"):
+        relreps.relative_projection(x, anchors, ("cosine", "nope"))
+
+
+def test_the_battery_checks_declared_homogeneity():
+    assert check_similarity("euclidean").ok and check_similarity("inner").ok
+    wrong = Similarity("scale-free", SIMILARITIES.get("cosine").function,
+                       frozenset({"orthogonal", "isotropic_scaling", "permutation"}),
+                       homogeneous=True)  # fmt: skip
+    report = check_similarity(wrong)
+    assert not report.ok and "homogeneous" in report.failures()[0]
+
+
+def test_learned_aggregations_train_and_start_from_the_mean():
+    torch.manual_seed(0)
+    x, anchors = torch.randn(32, 8), torch.randn(6, 8)
+    parts = relreps.relative_projection(x, anchors, ("cosine", "euclidean", "l1"))
+    for mode in AGGREGATION_MODES:
+        layer = ProductAggregation(3, 6, mode)
+        out = layer(parts)
+        assert out.shape == (32, 6)
+        out.square().mean().backward()
+        assert all(p.grad is not None for p in layer.parameters())
+    weighted = ProductAggregation(3, 6, "weighted")
+    np.testing.assert_allclose(weighted(parts).detach(), parts.reshape(32, 3, 6).mean(1), atol=1e-6)
+    with pytest.raises(ValueError, match="3 parts of 6 anchors"):
+        ProductAggregation(3, 6)(parts[:, :12])

@@ -74,3 +74,15 @@ def test_every_registered_similarity_can_be_fitted():
     for name in relreps.similarity_names():
         out = RelativeTransformer(n_anchors=6, similarity=name, random_state=0).fit(X).transform(X)
         assert out.shape == (40, 6) and np.isfinite(out).all(), name
+
+
+def test_a_product_of_similarities_in_a_pipeline():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] > 0).astype(int)
+    transformer = RelativeTransformer(10, similarity=("cosine", "l1"), random_state=0)
+    assert transformer.fit_transform(X).shape == (120, 20)
+    assert len(transformer.get_feature_names_out()) == 20
+    pipeline = make_pipeline(RelativeTransformer(10, similarity=["cosine", "euclidean"],
+                                                 random_state=0), LogisticRegression())  # fmt: skip
+    assert pipeline.fit(X, y).score(X, y) > 0.8

@@ -102,7 +102,7 @@ def project_to_file(
     anchors: Any,
     output: str | os.PathLike[str],
     *,
-    similarity: str = "cosine",
+    similarity: Any = "cosine",
     center: Center = None,
     memory: str | int = "1GiB",
     dtype: str = "float32",
@@ -147,27 +147,28 @@ def project_to_file(
     anchors and the settings are unchanged (otherwise it starts over, with a warning).
     """
     start_time = time.perf_counter()
-    get_similarity(similarity)  # unknown names fail before any work
+    sim = get_similarity(similarity)  # unknown names fail before any work
     if center not in CENTER_OPTIONS:
         raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}.")
     out_dtype = _output_dtype(dtype)
     rows = open_rows(source)
     anchor_array = _load_anchors(anchors, rows)
     k = len(anchor_array)
+    width = k * sim.outputs_per_anchor  # a concatenated product has one column per part
     meta = {
         "format": 1,
         "input": rows.fingerprint(),
         "anchors_sha256": sha256_array(anchor_array),
         "anchors_dtype": anchor_array.dtype.str,
         "n_anchors": k,
-        "similarity": similarity,
+        "similarity": similarity if isinstance(similarity, str) else sim.name,
         "center": center,
         "dtype": out_dtype.name,
     }
-    settings = {"similarity": similarity, "center": center, "dtype": out_dtype.name}
-    per_row = _projection_row_bytes(rows.dim, k, rows.dtype.itemsize, out_dtype.itemsize)
+    settings = {"similarity": sim, "center": center, "dtype": out_dtype.name}
+    per_row = _projection_row_bytes(rows.dim, width, rows.dtype.itemsize, out_dtype.itemsize)
     return _stream(
-        rows, anchor_array, k, output, meta, settings, per_row,
+        rows, anchor_array, width, output, meta, settings, per_row,
         anchor_array.nbytes * 2, memory, block_rows, scheduler, progress, info, start_time,
     )  # fmt: skip
 

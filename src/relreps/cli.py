@@ -82,7 +82,9 @@ def _cmd_project(args: argparse.Namespace) -> int:
             rows,
             anchors,
             args.out,
-            similarity=args.similarity,
+            similarity=tuple(args.similarity.split(","))
+            if "," in args.similarity
+            else args.similarity,
             center=None if args.center == "none" else args.center,
             info=info,
             **streaming,
@@ -94,6 +96,12 @@ def _cmd_project(args: argparse.Namespace) -> int:
         f"{run.seconds:.1f} s; peak memory of this process {format_bytes(run.peak_rss)}"
     )
     return 0
+
+
+def _similarity_option(text: str) -> str | tuple[str, ...]:
+    """``--similarity``: one name, or several comma-separated (their product)."""
+    parts = tuple(part.strip() for part in text.split(","))
+    return parts if len(parts) > 1 else parts[0]
 
 
 def _cmd_fit_translator(args: argparse.Namespace) -> int:
@@ -169,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     project.add_argument("--n-anchors", type=int, help="or: K random rows of the input")
     project.add_argument("--seed", type=int, default=0, help="seed for --n-anchors")
-    project.add_argument("--similarity", default="cosine", help="see relreps similarities")
+    project.add_argument(
+        "--similarity",
+        default="cosine",
+        help="see relreps similarities; several, comma-separated (cosine,euclidean,l1,linf), give "
+        "their concatenated product of invariances",
+    )
     project.add_argument("--center", choices=("none", "anchors"), default="none")
     project.add_argument("--memory", default="1GiB", help="peak memory budget (default 1GiB)")
     project.add_argument("--dtype", default="float32", choices=("float16", "float32", "float64"))

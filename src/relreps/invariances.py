@@ -226,7 +226,29 @@ def check_similarity(
             change = _change(project(f(x), f(anchors)), project(x, anchors))
             moved = change > TOLERANCES[dtype]["undeclared"]
             checks.append(InvarianceCheck(kind, False, not moved, change))
+    if getattr(entry, "homogeneous", False) and center is None:
+        checks.append(_homogeneity(project, rng, dtype, trials))
     return InvarianceReport(entry.name, dtype, frozenset(declared), tuple(checks))
+
+
+def _homogeneity(project: Callable, rng: np.random.Generator, dtype: str, trials: int):
+    """A declared ``f(s x, s a) = s^p f(x, a)``: the power ``p`` read off one scaling, then the
+    rescaled output compared with the original."""
+    change, powers = 0.0, []
+    for _ in range(trials):
+        n, k, d = int(rng.integers(1, 13)), int(rng.integers(2, 13)), int(rng.integers(2, 11))
+        x = rng.normal(size=(n, d)).astype(dtype)
+        anchors = rng.normal(size=(k, d)).astype(dtype)
+        scale = float(rng.uniform(0.1, 10.0))
+        reference, moved = project(x, anchors), project(scale * x, scale * anchors)
+        size = float(np.linalg.norm(np.asarray(reference, np.float64)))
+        if size == 0:
+            continue
+        power = np.log(np.linalg.norm(np.asarray(moved, np.float64)) / size) / np.log(scale)
+        powers.append(power)
+        change = max(change, _change(np.asarray(moved, np.float64) / scale**power, reference))
+    holds = _holds(change, dtype) and all(p > 0 for p in powers)
+    return InvarianceCheck("homogeneous", True, holds, change)
 
 
 def _measure_call(entry: Any) -> Callable[[np.ndarray, np.ndarray], float]:

@@ -15,7 +15,9 @@ from relreps.projection import CENTER_OPTIONS, Center, relative_projection
 from relreps.similarities import get_similarity
 
 __all__ = [
+    "AGGREGATION_MODES",
     "OUTPUT_NORMS",
+    "ProductAggregation",
     "RelativeProjection",
 ]
 
@@ -71,14 +73,14 @@ class RelativeProjection(nn.Module):
     def __init__(
         self,
         n_anchors: int | None = None,
-        similarity: str = "cosine",
+        similarity: str | tuple[str, ...] = "cosine",
         center: Center = None,
         output_norm: OutputNorm = None,
         *,
         anchors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        get_similarity(similarity)  # fail early on an unknown name
+        outputs_per_anchor = get_similarity(similarity).outputs_per_anchor  # unknown names fail
         if n_anchors is not None:
             check_int(n_anchors, "n_anchors", minimum=1)
         if center not in CENTER_OPTIONS:
@@ -105,10 +107,9 @@ class RelativeProjection(nn.Module):
         self.center = center
         self.output_norm = output_norm
         self.norm: nn.Module | None = None
-        if output_norm == "layernorm":
-            self.norm = nn.LayerNorm(n_anchors)
-        elif output_norm == "batchnorm":
-            self.norm = nn.BatchNorm1d(n_anchors)
+        if output_norm in ("layernorm", "batchnorm"):
+            width = n_anchors * outputs_per_anchor  # a concatenated product: m columns per anchor
+            self.norm = nn.LayerNorm(width) if output_norm == "layernorm" else nn.BatchNorm1d(width)
         embeddings = None if anchors is None or rows is not None else anchors.detach().clone()
         self.register_buffer("anchors", embeddings)
         self.register_buffer("anchor_rows", rows)
@@ -162,6 +163,69 @@ class RelativeProjection(nn.Module):
             f"n_anchors={self.n_anchors}, similarity={self.similarity!r}, "
             f"center={self.center!r}, output_norm={self.output_norm!r}"
         )
+
+
+#: The learned aggregations of :class:`ProductAggregation`.
+AGGREGATION_MODES = ("deepset", "attention", "weighted")
+
+
+class ProductAggregation(nn.Module):
+    """A learned aggregation of ``m`` relative parts into one ``k``-wide representation, trained
+    with the decoder (Cannistraci et al., ICLR 2024).
+
+    Takes the output of a concatenated, normalised product (``relative_projection(x, anchors,
+    ("cosine", "euclidean", ...))`` or ``RelativeProjection(similarity=(...))``), shape
+    ``(..., m * k)``, part by part, and returns ``(..., k)``:
+
+    ``"deepset"``
+        ``Σ_j tanh(W_j r_j + b_j)``: one linear layer per part, then a sum.
+    ``"attention"``
+        the ``m`` parts as tokens of width ``k`` through one-head self-attention, summed.
+    ``"weighted"``
+        ``Σ_j softmax(w)_j r_j`` with ``w`` learned (initialised equal: the mean of the parts).
+
+    >>> import torch, relreps
+    >>> from relreps.nn import ProductAggregation
+    >>> x, anchors = torch.randn(8, 16), torch.randn(5, 16)
+    >>> parts = relreps.relative_projection(x, anchors, ("cosine", "euclidean", "l1"))
+    >>> ProductAggregation(3, 5, "attention")(parts).shape
+    torch.Size([8, 5])
+    """
+
+    def __init__(self, n_parts: int, n_anchors: int, mode: str = "deepset") -> None:
+        super().__init__()
+        check_int(n_parts, "n_parts", minimum=1)
+        check_int(n_anchors, "n_anchors", minimum=1)
+        if mode not in AGGREGATION_MODES:
+            raise ValueError(f"mode must be one of {AGGREGATION_MODES}, got {mode!r}.")
+        self.n_parts, self.n_anchors, self.mode = n_parts, n_anchors, mode
+        if mode == "deepset":
+            self.layers = nn.ModuleList(nn.Linear(n_anchors, n_anchors) for _ in range(n_parts))
+        elif mode == "attention":
+            self.attention = nn.MultiheadAttention(n_anchors, num_heads=1, batch_first=True)
+        else:
+            self.logits = nn.Parameter(torch.zeros(n_parts))
+
+    def forward(self, parts: torch.Tensor) -> torch.Tensor:
+        width = self.n_parts * self.n_anchors
+        if parts.shape[-1] != width:
+            raise ValueError(
+                f"Expected {self.n_parts} parts of {self.n_anchors} anchors ({width} columns), "
+                f"got {parts.shape[-1]} columns."
+            )
+        lead = parts.shape[:-1]
+        tokens = parts.reshape(-1, self.n_parts, self.n_anchors)
+        if self.mode == "deepset":
+            out = sum(torch.tanh(layer(tokens[:, j])) for j, layer in enumerate(self.layers))
+        elif self.mode == "attention":
+            attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+            out = attended.sum(dim=1)
+        else:
+            out = (torch.softmax(self.logits, dim=0)[:, None] * tokens).sum(dim=1)
+        return out.reshape(*lead, self.n_anchors)
+
+    def extra_repr(self) -> str:
+        return f"n_parts={self.n_parts}, n_anchors={self.n_anchors}, mode={self.mode!r}"
 
 
 def _as_rows(anchors: object) -> torch.Tensor | None:

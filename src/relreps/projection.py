@@ -3,6 +3,7 @@ its inverse (back from cosine relative coordinates to absolute ones)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any, Literal
 
@@ -11,7 +12,7 @@ import torch
 
 from relreps._backend import Array, as_tensor, is_dask, restore
 from relreps._checks import check_choice, check_finite, check_same_kind
-from relreps.similarities import Similarity, get_similarity
+from relreps.similarities import Similarity, get_similarity, product_similarity
 
 __all__ = [
     "CENTER_OPTIONS",
@@ -28,9 +29,10 @@ CENTER_OPTIONS = (None, "anchors")
 def relative_projection(
     x: Array,
     anchors: Array,
-    similarity: str | Similarity = "cosine",
+    similarity: str | Similarity | Sequence[str | Similarity] = "cosine",
     *,
     center: Center = None,
+    aggregate: str | None = None,
 ) -> Array:
     """Project ``x`` onto ``anchors``: ``r[i, j] = similarity(x[i], anchors[j])``.
 
@@ -47,17 +49,24 @@ def relative_projection(
     similarity
         A registered similarity name (see :func:`relreps.similarity_names`) or a
         :class:`~relreps.similarities.Similarity`. ``"cosine"``, the paper's choice, is invariant
-        to orthogonal maps and isotropic rescaling of the latent space.
+        to orthogonal maps and isotropic rescaling of the latent space. A list or tuple of them
+        (``("cosine", "euclidean", "l1", "linf")``) is their product of invariances
+        (:func:`relreps.similarities.product_similarity`): each part normalised over the
+        anchors, then aggregated; invariant to what every part is invariant to.
     center
         ``"anchors"`` subtracts the anchors' mean from both ``x`` and ``anchors`` first, which adds
         translation to the invariances of any similarity (and rescues anisotropic encoders whose
         embeddings all lie in a narrow cone). ``None`` (default) leaves them as they are.
+    aggregate
+        With several similarities: ``"concat"`` (default; ``m * k`` columns, part by part) or
+        ``"sum"`` (``k`` columns).
 
     Returns
     -------
     numpy array or torch tensor
-        Shape ``(..., k)``, the same kind as ``x``; for torch, the same device and dtype
-        (differentiable with respect to both inputs). Mixed float dtypes are promoted.
+        Shape ``(..., k)`` (``(..., m * k)`` for ``m`` concatenated similarities), the same
+        kind as ``x``; for torch, the same device and dtype (differentiable with respect to both
+        inputs). Mixed float dtypes are promoted.
 
     Raises
     ------
@@ -77,7 +86,15 @@ def relative_projection(
     >>> r.shape, bool(np.allclose(r, r_rotated))
     ((5, 3), True)
     """
-    sim = get_similarity(similarity)
+    if aggregate is not None:
+        if not isinstance(similarity, (list, tuple)):
+            raise ValueError(
+                f"aggregate={aggregate!r} combines several similarities: pass a list of them, "
+                f"e.g. similarity=('cosine', 'euclidean'), not {similarity!r}."
+            )
+        sim = product_similarity(similarity, aggregate=aggregate)
+    else:
+        sim = get_similarity(similarity)
     check_choice(center, "center", CENTER_OPTIONS)
     if is_dask(x):
         return _lazy_projection(x, anchors, sim, center)
@@ -112,13 +129,13 @@ def relative_projection(
                 f"{out.dtype} (finite inputs, non-finite output): pass float64 inputs, or rescale "
                 "them (a scale-invariant similarity such as 'cosine' is not affected)."
             )
-        expected = (flat.shape[0], at.shape[0])
+        expected = (flat.shape[0], at.shape[0] * sim.outputs_per_anchor)
         if tuple(out.shape) != expected:
             raise ValueError(
                 f"The similarity {sim.name!r} returned shape {tuple(out.shape)}, expected "
                 f"{expected} (n samples x k anchors). Check the function you registered."
             )
-        out = out.reshape(*xt.shape[:-1], at.shape[0])
+        out = out.reshape(*xt.shape[:-1], expected[1])
     return restore(out, kind)
 
 
@@ -142,7 +159,7 @@ def _lazy_projection(x: Any, anchors: Any, similarity: Similarity, center: Cente
     x = x.rechunk({1: -1})
     return x.map_blocks(
         lambda block: relative_projection(block, anchors, similarity, center=center),
-        chunks=(x.chunks[0], (anchors.shape[0],)),
+        chunks=(x.chunks[0], (anchors.shape[0] * similarity.outputs_per_anchor,)),
         dtype=dtype,
         meta=np.empty((0, 0), dtype=dtype),
     )

@@ -6,11 +6,16 @@ transformations of the latent space (the vocabulary of :mod:`relreps.invariances
 samples and anchors together, leave its output unchanged. The declarations are checked both ways
 by :func:`relreps.invariances.check_similarity`, which the test suite runs on every registered
 similarity.
+
+:func:`product_similarity` combines several (Cannistraci et al., ICLR 2024, "products of
+invariances"): each part normalised over the anchor axis, then concatenated or summed. Its
+declared invariances are derived from the parts' (their intersection, plus isotropic scaling for
+parts that are positively homogeneous once normalised), so the same battery checks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -20,10 +25,13 @@ from relreps._registry import Registry
 from relreps.invariances import INVARIANCES, declared
 
 __all__ = [
+    "AGGREGATIONS",
     "INVARIANCES",
+    "NORMALIZATIONS",
     "SIMILARITIES",
     "Similarity",
     "get_similarity",
+    "product_similarity",
     "register_similarity",
     "similarity_names",
 ]
@@ -33,12 +41,19 @@ SimilarityFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Similarity:
-    """A registered similarity: its name, the function, and what it is invariant to."""
+    """A registered similarity: its name, the function, and what it is invariant to.
+
+    ``homogeneous``: ``f(s x, s a) = s^p f(x, a)`` for every ``s > 0`` and some ``p > 0``
+    (distances, the inner product), so normalising its output over the anchors removes the scale.
+    ``outputs_per_anchor``: columns per anchor (a concatenated product has one per part).
+    """
 
     name: str
     function: SimilarityFunction = field(repr=False)
     invariances: frozenset[str]
     description: str = ""
+    homogeneous: bool = False
+    outputs_per_anchor: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -67,6 +82,7 @@ def register_similarity(
     invariances: Iterable[str] = (),
     *,
     description: str = "",
+    homogeneous: bool = False,
     overwrite: bool = False,
 ) -> Similarity:
     """Register ``function`` under ``name`` so that ``relative_projection`` can use it.
@@ -83,6 +99,9 @@ def register_similarity(
         declaration with :func:`relreps.invariances.check_similarity`.
     description
         One line shown in listings.
+    homogeneous
+        ``function(s * x, s * anchors) == s**p * function(x, anchors)`` for ``s > 0`` and some
+        ``p > 0`` (checked by the battery); a normalised product then adds isotropic scaling.
     overwrite
         Replace an existing registration of the same name.
 
@@ -105,14 +124,17 @@ def register_similarity(
     True
     >>> _ = SIMILARITIES.remove("neg_sq_euclidean")
     """
-    entry = Similarity(name, function, frozenset(invariances), description)
+    entry = Similarity(name, function, frozenset(invariances), description, bool(homogeneous))
     return SIMILARITIES.add(name, entry, overwrite=overwrite)
 
 
-def get_similarity(name: str | Similarity) -> Similarity:
-    """Return the registered :class:`Similarity` called ``name`` (a ``Similarity`` passes as is)."""
+def get_similarity(name: str | Similarity | Sequence[str | Similarity]) -> Similarity:
+    """Return the registered :class:`Similarity` called ``name`` (a ``Similarity`` passes as is;
+    a list or tuple of them is their :func:`product_similarity`, concatenated)."""
     if isinstance(name, Similarity):
         return name
+    if isinstance(name, (list, tuple)):
+        return product_similarity(name)
     return SIMILARITIES.get(name)
 
 
@@ -224,22 +246,32 @@ register_similarity(
     description="cosine similarity (the paper's choice); 0 for a zero vector",
 )
 register_similarity(
-    "inner", inner, {"orthogonal", "permutation"}, description="inner product x . a"
+    "inner",
+    inner,
+    {"orthogonal", "permutation"},
+    description="inner product x . a",
+    homogeneous=True,
 )
 register_similarity(
     "euclidean",
     euclidean,
     {"orthogonal", "translation", "permutation"},
     description="Euclidean (L2) distance to the anchor",
+    homogeneous=True,
 )
 register_similarity(
-    "l1", l1, {"translation", "permutation"}, description="L1 (Manhattan) distance to the anchor"
+    "l1",
+    l1,
+    {"translation", "permutation"},
+    description="L1 (Manhattan) distance to the anchor",
+    homogeneous=True,
 )
 register_similarity(
     "linf",
     linf,
     {"translation", "permutation"},
     description="L-infinity (max-coordinate) distance to the anchor",
+    homogeneous=True,
 )
 register_similarity(
     "rbf",
@@ -253,3 +285,113 @@ register_similarity(
     {"orthogonal", "isotropic_scaling", "permutation"},
     description="least-squares coordinates of x in the anchor basis (x @ pinv(anchors))",
 )
+
+
+# --- products of invariances ------------------------------------------------------------------
+
+#: How :func:`product_similarity` combines its normalised parts: side by side (``m * k``
+#: columns) or summed (``k`` columns).
+AGGREGATIONS: tuple[str, ...] = ("concat", "sum")
+#: How each part is normalised over the anchor axis before aggregation: ``"layernorm"`` (minus the
+#: row's mean over the anchors, divided by its standard deviation; a constant row becomes 0) or
+#: ``None``.
+NORMALIZATIONS: tuple[str | None, ...] = ("layernorm", None)
+
+
+def layer_norm(r: torch.Tensor) -> torch.Tensor:
+    """``r`` standardised over its last (anchor) axis, without learned parameters."""
+    centred = r - r.mean(dim=-1, keepdim=True)
+    std = centred.square().mean(dim=-1, keepdim=True).sqrt()
+    tiny = torch.finfo(r.dtype).tiny ** 0.5
+    return centred / torch.where(std > tiny, std, torch.ones_like(std))
+
+
+def product_similarity(
+    parts: Sequence[str | Similarity],
+    *,
+    aggregate: str = "concat",
+    normalize: str | None = "layernorm",
+) -> Similarity:
+    """Several similarities to the same anchors as one (a product of invariances).
+
+    Parameters
+    ----------
+    parts
+        Two or more registered names or :class:`Similarity` objects, e.g.
+        ``("cosine", "euclidean", "l1", "linf")`` (Cannistraci et al.'s set).
+    aggregate
+        ``"concat"`` (default; ``m * k`` columns, part by part) or ``"sum"`` (``k`` columns).
+    normalize
+        ``"layernorm"`` (default): each part standardised over the anchors first, which makes the
+        distance parts scale-free and puts all parts on one scale; ``None``: raw parts.
+
+    Returns
+    -------
+    Similarity
+        Usable wherever a similarity is (``relative_projection``, ``RelativeProjection``,
+        ``RelativeTransformer``, ``project_to_file``, the invariance battery). Its invariances:
+        those every part has, where a homogeneous part (:attr:`Similarity.homogeneous`) counts
+        as scale-invariant once normalised.
+
+    Examples
+    --------
+    >>> import numpy as np, relreps
+    >>> from relreps.similarities import product_similarity
+    >>> both = product_similarity(("cosine", "euclidean"))
+    >>> sorted(both.invariances)
+    ['isotropic_scaling', 'orthogonal', 'permutation']
+    >>> rng = np.random.default_rng(0)
+    >>> x, anchors = rng.normal(size=(5, 8)), rng.normal(size=(4, 8))
+    >>> relreps.relative_projection(x, anchors, ("cosine", "euclidean")).shape
+    (5, 8)
+    """
+    if isinstance(parts, (str, Similarity)) or not isinstance(parts, Sequence):
+        raise TypeError(
+            f"parts must be a list or tuple of similarities, got {parts!r}; for one similarity "
+            "pass its name to relative_projection directly."
+        )
+    entries = [get_similarity(part) for part in parts]
+    if len(entries) < 2:
+        raise ValueError(f"A product needs at least two similarities, got {len(entries)}.")
+    if aggregate not in AGGREGATIONS:
+        raise ValueError(f"aggregate must be one of {AGGREGATIONS}, got {aggregate!r}.")
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}.")
+    if aggregate == "sum" and normalize is None:
+        raise ValueError(
+            "Summing raw parts mixes their units (a cosine in [-1, 1] with a distance that scales "
+            "with the space): use normalize='layernorm', or aggregate='concat'."
+        )
+    invariances = frozenset(INVARIANCES)
+    for entry in entries:
+        own = entry.invariances
+        if normalize == "layernorm" and entry.homogeneous:
+            own = own | {"isotropic_scaling"}
+        invariances &= own
+    per_anchor = sum(e.outputs_per_anchor for e in entries) if aggregate == "concat" else 1
+
+    def function(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        if normalize == "layernorm" and anchors.shape[0] < 2:
+            raise ValueError(
+                "Normalising each part over the anchors needs at least 2 anchors (with one, every "
+                "value becomes 0); add anchors or pass normalize=None."
+            )
+        outputs = [entry(x, anchors) for entry in entries]
+        if normalize == "layernorm":
+            outputs = [layer_norm(out) for out in outputs]
+        if aggregate == "concat":
+            return torch.cat(outputs, dim=-1)
+        if any(out.shape != outputs[0].shape for out in outputs):
+            raise ValueError("Summed parts must have one column per anchor each.")
+        return torch.stack(outputs).sum(dim=0)
+
+    name = f"{aggregate}({', '.join(e.name for e in entries)})"
+    if normalize is None:
+        name = f"{aggregate}-raw({', '.join(e.name for e in entries)})"
+    description = (
+        f"{'concatenated' if aggregate == 'concat' else 'summed'} "
+        f"{'layer-normalised ' if normalize else ''}parts: {', '.join(e.name for e in entries)}"
+    )
+    # Not declared homogeneous: raw parts may scale with different powers (a distance and an
+    # inner product), and normalised ones do not scale at all.
+    return Similarity(name, function, invariances, description, False, per_anchor)

@@ -37,8 +37,9 @@ class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         anchor and a warning says so (as :class:`sklearn.kernel_approximation.Nystroem` does).
     strategy : {"random", "stratified", "kmeans", "fps"}, default="random"
         How anchors are chosen (see :func:`relreps.select_anchors`); ``"stratified"`` uses ``y``.
-    similarity : str, default="cosine"
-        A registered similarity name (:func:`relreps.similarity_names`).
+    similarity : str or tuple of str, default="cosine"
+        A registered similarity name (:func:`relreps.similarity_names`), or several: their
+        concatenated product of invariances (:func:`relreps.similarities.product_similarity`).
     center : {"anchors"} or None, default=None
         Centre samples and anchors on the anchors' mean before the similarity.
     random_state : int, RandomState instance or None, default=None
@@ -72,7 +73,7 @@ class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's declared form)
         "n_anchors": [Interval(Integral, 1, None, closed="left")],
         "strategy": [StrOptions(set(STRATEGIES))],
-        "similarity": [str],  # checked against the live registry in fit
+        "similarity": [str, tuple, list],  # checked against the live registry in fit
         "center": [StrOptions({"anchors"}), None],
         "random_state": ["random_state"],
     }
@@ -112,17 +113,18 @@ class RelativeTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         # Validate the similarity name (custom registrations are allowed) and the centring before
         # any work; projecting a sample onto itself would refuse similarities that need several
         # anchors (rbf).
-        get_similarity(self.similarity)
+        per_anchor = get_similarity(self.similarity).outputs_per_anchor
         check_choice(self.center, "center", CENTER_OPTIONS)
         anchors = select_anchors(X, n_anchors, self.strategy, labels=y, seed=seed)
         self.anchor_indices_ = anchors.indices.copy()
         self.anchors_ = X[anchors.indices].copy()
         self.n_anchors_ = n_anchors
-        self._n_features_out = n_anchors
+        self._n_features_out = n_anchors * per_anchor
         return self
 
     def transform(self, X):
-        """Relative representation of ``X``, shape ``(n_samples, n_anchors_)``."""
+        """Relative representation of ``X``, shape ``(n_samples, n_anchors_)`` (times the number
+        of parts for a concatenated product of similarities)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         anchors = self.anchors_.astype(X.dtype, copy=False)

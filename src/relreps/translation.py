@@ -287,22 +287,30 @@ SCALINGS: dict[str, frozenset[str]] = {
 }
 
 
-def _statistics(a: torch.Tensor, scaling: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mean, scale)`` of the anchors ``a`` (float64) under ``scaling``; a zero or vanishing
-    scale becomes 1 (scikit-learn's rule)."""
+def _standardise_(a: torch.Tensor, scaling: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalise the anchors ``a`` (a float64 copy we own) in place under ``scaling``; return
+    ``(mean, scale)``. A zero or vanishing scale becomes 1 (scikit-learn's rule). In place and
+    without temporaries the size of ``a``: at 10k anchors this is most of the cost beyond the
+    product and the SVD."""
     d = a.shape[1]
+    ones = torch.ones(d, dtype=a.dtype)
     if scaling == "none":
-        return torch.zeros(d, dtype=a.dtype), torch.ones(d, dtype=a.dtype)
-    mean = a.mean(dim=0)
-    if scaling == "center":
-        return mean, torch.ones(d, dtype=a.dtype)
-    if scaling == "standard":
-        scale = a.std(dim=0, correction=1) if a.shape[0] > 1 else torch.ones(d, dtype=a.dtype)
+        return torch.zeros(d, dtype=a.dtype), ones
+    low, high = torch.aminmax(a)
+    tiny = 10 * torch.finfo(a.dtype).eps * torch.maximum(-low, high).clamp_min(1.0)
+    if scaling == "standard" and a.shape[0] > 1:
+        scale, mean = torch.std_mean(a, dim=0, correction=1)
     else:
-        rms = ((a - mean) ** 2).sum(dim=1).mean().sqrt()
+        mean = a.mean(dim=0)
+    a -= mean
+    if scaling == "center" or (scaling == "standard" and a.shape[0] < 2):
+        return mean, ones
+    if scaling == "isotropic":
+        rms = torch.linalg.vector_norm(a) / a.shape[0] ** 0.5
         scale = rms.expand(d).clone()
-    tiny = 10 * torch.finfo(a.dtype).eps * a.abs().amax().clamp_min(1.0)
-    return mean, torch.where(scale > tiny, scale, torch.ones_like(scale))
+    scale = torch.where(scale > tiny, scale, ones)
+    a /= scale
+    return mean, scale
 
 
 # --- the translator ----------------------------------------------------------------------------
@@ -388,10 +396,10 @@ class Translator:
         if x.shape[0] < 2:
             raise ValueError(f"Need at least 2 paired anchors, got {x.shape[0]}.")
         self.dtype, self.kind = x.dtype, kind
-        x, y = x.double(), y.double()
-        mean_x, scale_x = _statistics(x, self.scaling)
-        mean_y, scale_y = _statistics(y, self.scaling)
-        px, py = (x - mean_x) / scale_x, (y - mean_y) / scale_y
+        px = x.to(torch.float64, copy=True)
+        py = y.to(torch.float64, copy=True)
+        mean_x, scale_x = _standardise_(px, self.scaling)
+        mean_y, scale_y = _standardise_(py, self.scaling)
         norm_x, norm_y = torch.ones((), dtype=torch.float64), torch.ones((), dtype=torch.float64)
         if self.l2:
             norm_x = torch.linalg.vector_norm(px, dim=1).mean()
