@@ -21,11 +21,13 @@ __all__ = [
     "json_default",
     "load_tensors",
     "load_translator",
+    "load_whitener",
     "metadata_path",
     "read_json",
     "read_json_object",
     "save_tensors",
     "save_translator",
+    "save_whitener",
     "sha256_array",
     "sha256_files",
     "short_hash",
@@ -200,5 +202,24 @@ def load_translator(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path} does not hold a relreps translator.")
     try:
         return Translator.from_state(tensors, metadata)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def save_whitener(path: str | os.PathLike[str], whitener: Any) -> None:
+    """A fitted :class:`~relreps.whitening.Whitener` as safetensors + JSON, atomically."""
+    tensors, metadata = whitener.to_state()
+    save_tensors(path, tensors, {"relreps": "whitener", **metadata})
+
+
+def load_whitener(path: str | os.PathLike[str]) -> Any:
+    """Inverse of :func:`save_whitener`; ``ValueError`` for a file that holds no whitener."""
+    from relreps.whitening import Whitener
+
+    tensors, metadata = load_tensors(path)
+    if metadata.get("relreps") != "whitener":
+        raise ValueError(f"{path} does not hold a relreps whitener.")
+    try:
+        return Whitener.from_state(tensors, metadata)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
