@@ -109,3 +109,63 @@ def test_anchor_rows_are_checked_against_the_input():
         relreps.RelativeProjection(anchors=torch.tensor([[0, 1]]))
     with pytest.raises(ValueError, match="rows of the input"):
         relreps.RelativeProjection(anchors=torch.randn(3))
+
+
+# --- learned anchors ---------------------------------------------------------------------------
+
+
+def test_learned_anchors_stay_parallel_and_convex():
+    from relreps.nn import LearnedAnchors
+
+    torch.manual_seed(0)
+    pool_x = torch.randn(60, 6, dtype=torch.float64)
+    m = torch.randn(6, 9, dtype=torch.float64)
+    pool_y = pool_x @ m + 1.0  # a linear map and a shift: mixtures commute with both
+    learned = LearnedAnchors([pool_x, pool_y], 5, seed=3)
+    a_x, a_y = learned()
+    torch.testing.assert_close(a_y, a_x @ m + 1.0)
+    weights = learned.mixture()
+    assert weights.shape == (5, 60) and bool((weights >= 0).all())
+    torch.testing.assert_close(weights.sum(1), torch.ones(5, dtype=torch.float64))
+    again = LearnedAnchors([pool_x, pool_y], 5, seed=3)
+    torch.testing.assert_close(again.logits, learned.logits)  # the seed decides
+
+
+def test_learned_anchors_train_to_cover_and_align():
+    from relreps.nn import LearnedAnchors, alignment_loss, coverage_loss, diversity_loss
+
+    torch.manual_seed(1)
+    data = torch.cat([torch.randn(100, 4) + 6, torch.randn(100, 4) - 6])  # two clusters
+    q = torch.linalg.qr(torch.randn(4, 4))[0]
+    learned = LearnedAnchors([data, data @ q], 2, temperature=0.1)
+    optimiser = torch.optim.Adam(learned.parameters(), lr=0.5)
+
+    def objective():
+        a_x, a_y = learned()
+        rel_x = relreps.relative_projection(data, a_x)
+        rel_y = relreps.relative_projection(data @ q, a_y)
+        return coverage_loss(data, a_x) + 0.1 * diversity_loss(a_x) + alignment_loss(rel_x, rel_y)
+
+    before = coverage_loss(data, learned()[0]).item()
+    for _ in range(150):
+        optimiser.zero_grad()
+        objective().backward()
+        optimiser.step()
+    after = coverage_loss(data, learned()[0]).item()
+    assert after < 0.7 * before, (before, after)  # one anchor per cluster
+    a_x, a_y = learned()
+    assert alignment_loss(relreps.relative_projection(data, a_x),
+                          relreps.relative_projection(data @ q, a_y)).item() < 1e-10  # fmt: skip
+
+
+def test_learned_anchor_errors():
+    from relreps.nn import LearnedAnchors, alignment_loss, diversity_loss
+
+    with pytest.raises(ValueError, match="same number of rows"):
+        LearnedAnchors([torch.randn(5, 2), torch.randn(6, 2)], 2)
+    with pytest.raises(ValueError, match="temperature"):
+        LearnedAnchors([torch.randn(5, 2)], 2, temperature=0)
+    with pytest.raises(ValueError, match="at least 2 anchors"):
+        diversity_loss(torch.randn(1, 3))
+    with pytest.raises(ValueError, match="same samples"):
+        alignment_loss(torch.randn(3, 2), torch.randn(3, 4))

@@ -1,4 +1,5 @@
-"""``torch.nn`` wrapper: the relative projection as a layer (a relative bottleneck)."""
+"""``torch.nn`` wrappers: the relative projection as a layer (a relative bottleneck), learned
+aggregations of products of similarities, and learned anchors."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ from relreps.similarities import get_similarity
 __all__ = [
     "AGGREGATION_MODES",
     "OUTPUT_NORMS",
+    "LearnedAnchors",
     "ProductAggregation",
     "RelativeProjection",
+    "alignment_loss",
+    "coverage_loss",
+    "diversity_loss",
 ]
 
 
@@ -226,6 +231,98 @@ class ProductAggregation(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_parts={self.n_parts}, n_anchors={self.n_anchors}, mode={self.mode!r}"
+
+
+class LearnedAnchors(nn.Module):
+    """Anchors learned as convex mixtures of a pool of parallel samples, the same mixture in
+    every space, so they stay parallel (Svendsen et al., arXiv 2605.30596, "PARAM").
+
+    ``anchors_i = softmax(Θ / temperature) @ pool_i`` with ``Θ`` of shape ``(n_anchors, m)``
+    (initialised ``N(0, 0.01²)`` from ``seed``): each anchor is a weighted average of the ``m``
+    pool samples, with one set of weights shared by all spaces. Train ``Θ`` with the decoder and
+    any of :func:`coverage_loss`, :func:`diversity_loss` and :func:`alignment_loss`.
+
+    Parameters
+    ----------
+    pools
+        One ``(m, d_i)`` float tensor per space: the same ``m`` samples embedded by each encoder.
+    n_anchors
+        Anchors to learn.
+
+    >>> import torch
+    >>> pool_x = torch.randn(50, 8)
+    >>> pool_y = pool_x @ torch.linalg.qr(torch.randn(8, 8))[0]     # another space, rotated
+    >>> learned = LearnedAnchors([pool_x, pool_y], n_anchors=4)
+    >>> a_x, a_y = learned()
+    >>> a_x.shape, a_y.shape
+    (torch.Size([4, 8]), torch.Size([4, 8]))
+    """
+
+    def __init__(
+        self,
+        pools: list[torch.Tensor] | tuple[torch.Tensor, ...],
+        n_anchors: int,
+        *,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        check_int(n_anchors, "n_anchors", minimum=1)
+        if not pools:
+            raise ValueError("pools must hold at least one (m, d) tensor.")
+        sizes = {int(pool.shape[0]) for pool in pools}
+        if any(not isinstance(p, torch.Tensor) or p.ndim != 2 for p in pools) or len(sizes) != 1:
+            raise ValueError(
+                "pools must be 2-D torch tensors with the same number of rows (parallel samples), "
+                f"got shapes {[tuple(getattr(p, 'shape', ())) for p in pools]}."
+            )
+        if not float(temperature) > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}.")
+        for i, pool in enumerate(pools):
+            self.register_buffer(f"pool_{i}", pool.detach().clone())
+        self.n_spaces, self.temperature = len(pools), float(temperature)
+        generator = torch.Generator().manual_seed(seed)
+        logits = torch.randn(n_anchors, sizes.pop(), generator=generator) * 0.01
+        self.logits = nn.Parameter(logits.to(pools[0].dtype))
+
+    def mixture(self) -> torch.Tensor:
+        """The ``(n_anchors, m)`` weights, each row a convex combination."""
+        return torch.softmax(self.logits / self.temperature, dim=1)
+
+    def forward(self) -> tuple[torch.Tensor, ...]:
+        weights = self.mixture()
+        return tuple(weights @ getattr(self, f"pool_{i}") for i in range(self.n_spaces))
+
+
+def coverage_loss(
+    x: torch.Tensor, anchors: torch.Tensor, transform: nn.Module | None = None
+) -> torch.Tensor:
+    """Mean distance from each sample to its nearest anchor (optionally after ``transform``,
+    e.g. a whitening): low when the anchors cover the data."""
+    if transform is not None:
+        x, anchors = transform(x), transform(anchors)
+    return torch.cdist(x, anchors).amin(dim=1).mean()
+
+
+def diversity_loss(anchors: torch.Tensor, transform: nn.Module | None = None) -> torch.Tensor:
+    """Minus the mean distance between distinct anchors: low when they are spread out."""
+    if transform is not None:
+        anchors = transform(anchors)
+    k = anchors.shape[0]
+    if k < 2:
+        raise ValueError("diversity_loss needs at least 2 anchors.")
+    upper = torch.triu_indices(k, k, offset=1, device=anchors.device)
+    return -torch.cdist(anchors, anchors)[upper[0], upper[1]].mean()
+
+
+def alignment_loss(relative_x: torch.Tensor, relative_y: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of two spaces' relative vectors of the same (parallel) samples."""
+    if relative_x.shape != relative_y.shape:
+        raise ValueError(
+            f"alignment_loss compares relative vectors of the same samples and anchors: got "
+            f"shapes {tuple(relative_x.shape)} and {tuple(relative_y.shape)}."
+        )
+    return F.mse_loss(relative_x, relative_y)
 
 
 def _as_rows(anchors: object) -> torch.Tensor | None:
