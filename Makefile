@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_vision.py
 	$(BIN)/python benchmarks/bench_graph_grid.py
 	$(BIN)/python benchmarks/bench_translation.py
+	$(BIN)/python benchmarks/bench_sparse.py
 
 # Out of core: a 9.2 GB input against a 1.5 GiB budget, then Dask with 1 and 2 workers. Needs
 # ~20 GB free disk under BENCH_DIR (default: the system's temporary folder).

@@ -150,6 +150,12 @@ register(
     "relreps.experiments.translation",
 )
 register(
+    "invariances",
+    "each similarity alone, their products and whitened similarities, stitched across text and "
+    "image encoders (Cannistraci et al. 2024, Svendsen et al. 2026)",
+    "relreps.experiments.invariances",
+)
+register(
     "cross-lingual",
     "an English-trained classifier on foreign-language encoders via parallel anchors (sec. 5.2)",
     "relreps.experiments.cross_lingual",
