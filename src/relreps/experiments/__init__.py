@@ -156,6 +156,12 @@ register(
     "relreps.experiments.invariances",
 )
 register(
+    "zero-shot",
+    "ASIF: translated descriptions classified against English topic descriptions through "
+    "paired anchors, no training (Norelli et al. 2023)",
+    "relreps.experiments.zero_shot",
+)
+register(
     "cross-lingual",
     "an English-trained classifier on foreign-language encoders via parallel anchors (sec. 5.2)",
     "relreps.experiments.cross_lingual",
