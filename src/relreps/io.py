@@ -189,37 +189,39 @@ def short_hash(data: Any) -> str:
 
 def save_translator(path: str | os.PathLike[str], translator: Any) -> None:
     """A fitted :class:`~relreps.translation.Translator` as safetensors + JSON, atomically."""
-    tensors, metadata = translator.to_state()
-    save_tensors(path, tensors, {"relreps": "translator", **metadata})
+    _save_state(path, translator, "translator")
 
 
 def load_translator(path: str | os.PathLike[str]) -> Any:
     """Inverse of :func:`save_translator`; ``ValueError`` for a file that holds no translator."""
     from relreps.translation import Translator
 
-    tensors, metadata = load_tensors(path)
-    if metadata.get("relreps") != "translator":
-        raise ValueError(f"{path} does not hold a relreps translator.")
-    try:
-        return Translator.from_state(tensors, metadata)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    return _load_state(path, Translator, "translator")
 
 
 def save_whitener(path: str | os.PathLike[str], whitener: Any) -> None:
     """A fitted :class:`~relreps.whitening.Whitener` as safetensors + JSON, atomically."""
-    tensors, metadata = whitener.to_state()
-    save_tensors(path, tensors, {"relreps": "whitener", **metadata})
+    _save_state(path, whitener, "whitener")
 
 
 def load_whitener(path: str | os.PathLike[str]) -> Any:
     """Inverse of :func:`save_whitener`; ``ValueError`` for a file that holds no whitener."""
     from relreps.whitening import Whitener
 
+    return _load_state(path, Whitener, "whitener")
+
+
+def _save_state(path: str | os.PathLike[str], fitted: Any, kind: str) -> None:
+    """An object with ``to_state() -> (tensors, metadata)``, tagged with its ``kind``."""
+    tensors, metadata = fitted.to_state()
+    save_tensors(path, tensors, {"relreps": kind, **metadata})
+
+
+def _load_state(path: str | os.PathLike[str], cls: Any, kind: str) -> Any:
     tensors, metadata = load_tensors(path)
-    if metadata.get("relreps") != "whitener":
-        raise ValueError(f"{path} does not hold a relreps whitener.")
+    if metadata.get("relreps") != kind:
+        raise ValueError(f"{path} does not hold a relreps {kind}.")
     try:
-        return Whitener.from_state(tensors, metadata)
+        return cls.from_state(tensors, metadata)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
