@@ -169,3 +169,26 @@ def test_learned_anchor_errors():
         diversity_loss(torch.randn(1, 3))
     with pytest.raises(ValueError, match="same samples"):
         alignment_loss(torch.randn(3, 2), torch.randn(3, 4))
+
+
+@pytest.mark.slow
+def test_compiles_and_traces_but_does_not_script():
+    """torch.compile works (graph breaks at the input checks, which are data-dependent), tracing
+    works for any batch size, TorchScript's scripting does not (documented in the class)."""
+    import warnings
+
+    torch.manual_seed(0)
+    layer = relreps.RelativeProjection(anchors=torch.randn(5, 8), center="anchors")
+    x = torch.randn(4, 8, requires_grad=True)
+    compiled = torch.compile(layer, backend="aot_eager")
+    out = compiled(x)
+    torch.testing.assert_close(out, layer(x))
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(layer, torch.randn(4, 8))
+    other = torch.randn(9, 8)
+    torch.testing.assert_close(traced(other), layer(other))
+    with pytest.raises(Exception):  # noqa: B017 (TorchScript's own error types)
+        torch.jit.script(layer)

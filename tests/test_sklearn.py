@@ -86,3 +86,18 @@ def test_a_product_of_similarities_in_a_pipeline():
     pipeline = make_pipeline(RelativeTransformer(10, similarity=["cosine", "euclidean"],
                                                  random_state=0), LogisticRegression())  # fmt: skip
     assert pipeline.fit(X, y).score(X, y) > 0.8
+
+
+def test_grid_search_over_anchor_count_and_similarity():
+    """The scikit-learn face in a Pipeline under GridSearchCV (the docs' example)."""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = load_digits(return_X_y=True)
+    pipeline = make_pipeline(RelativeTransformer(random_state=0), LogisticRegression(max_iter=500))
+    grid = {
+        "relativetransformer__n_anchors": [20, 60],
+        "relativetransformer__similarity": ["cosine", ("cosine", "euclidean")],
+    }
+    search = GridSearchCV(pipeline, grid, cv=2).fit(X[:500], y[:500])
+    assert search.best_params_["relativetransformer__n_anchors"] == 60
+    assert search.best_score_ > 0.85

@@ -70,6 +70,11 @@ class RelativeProjection(nn.Module):
     >>> nodes = relreps.RelativeProjection(anchors=torch.tensor([0, 2, 5]))
     >>> torch.allclose(nodes(x), relreps.relative_projection(x, x[[0, 2, 5]]))
     True
+
+    Compilation: ``torch.compile(layer)`` works, with graph breaks at the input checks (the NaN
+    and range checks depend on the data); ``torch.jit.trace(layer, example)`` works for any
+    batch size; ``torch.jit.script`` does not (the checks and the numpy/torch dispatch are
+    Python).
     """
 
     anchors: torch.Tensor | None
