@@ -9,7 +9,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test test-fast lint format data setup clean bench bench-outofcore
+.PHONY: demo test test-fast lint format data setup clean bench bench-outofcore docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ data:
 		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEBIAN_DATA) >/dev/null 2>&1; } || \
 		echo "warning: could not install $(DEBIAN_DATA); experiments will fall back"; \
 	else echo "note: Debian data packages missing and apt-get is not usable here"; fi
+
+# The documentation site, warnings as errors (what CI builds): site/index.html.
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 demo: setup
 	$(BIN)/relreps reproduce ae-stitching --quick

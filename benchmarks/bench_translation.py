@@ -59,7 +59,7 @@ def fit_section(args) -> str:
     jobs = {name: (lambda f=f: f(x, y)) for name, f in candidates.items()}
     times = interleaved(jobs, args.repeats)
     slow = {}
-    for method in ("linear", "affine", "ridge", "affine-sgd"):
+    for method in args.others:
         slow[f"`Translator({method!r})`"] = fit(method, "standard")
     times.update(interleaved({n: (lambda f=f: f(x, y)) for n, f in slow.items()}, 1))
     base = times["bound: float64 cast, XᵀY, SVD, UVᵀ"]
@@ -130,6 +130,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10_000, help="anchors")
     parser.add_argument("--d", type=int, default=768, help="width of both spaces")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--others",
+        nargs="*",
+        default=["linear", "affine", "ridge", "affine-sgd"],
+        help="the least-squares estimators timed once each (affine-sgd: minutes at 10k x 768)",
+    )
     parser.add_argument("--stream-rows", type=int, default=1_000_000)
     parser.add_argument("--budget-mib", type=int, default=1024)
     parser.add_argument("--no-write", action="store_true", help="print only")

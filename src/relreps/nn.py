@@ -254,6 +254,8 @@ class LearnedAnchors(nn.Module):
     n_anchors
         Anchors to learn.
 
+    Examples
+    --------
     >>> import torch
     >>> pool_x = torch.randn(50, 8)
     >>> pool_y = pool_x @ torch.linalg.qr(torch.randn(8, 8))[0]     # another space, rotated
