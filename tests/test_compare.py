@@ -53,7 +53,10 @@ def test_cli_writes_markdown_and_json(tmp_path, pair, capsys):
     assert "| relative | linear CKA |" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["facts"]["n_anchors"] == 40 and len(metrics["facts"]["anchor_rows"]) == 40
-    assert (tmp_path / "out" / "report.md").read_text().startswith("# Comparing a.npy and b.npy")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.startswith("# Comparing a.npy and b.npy")
+    for figure in ("neighbourhoods.png", "spaces.png"):
+        assert (tmp_path / "out" / figure).stat().st_size > 1000 and f"]({figure})" in report
     (tmp_path / "rows.txt").write_text("\n".join(str(i) for i in range(0, 400, 10)))
     assert main([*args[:3], "--anchor-file", str(tmp_path / "rows.txt"), "--resamples", "0"]) == 0
 

@@ -101,7 +101,7 @@ def _cmd_project(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from relreps.compare import compare, load_embeddings
+    from relreps.compare import compare, draw, load_embeddings
     from relreps.io import write_json_atomic, write_text_atomic
 
     if args.texts is not None:  # A and B name encoders: embed the texts with each, cached
@@ -132,9 +132,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        figures = draw(a, b, out, labels=labels, anchors=result.facts["anchor_rows"],
+                       names=(result.facts["a"], result.facts["b"]))  # fmt: skip
+        text += "".join(f"\n![{name}]({name})\n" for name in figures)
         write_text_atomic(out / "report.md", text)
         write_json_atomic(out / "metrics.json", result.to_json())
-        print(f"wrote {out / 'report.md'} and {out / 'metrics.json'}")
+        print(f"wrote {out / 'report.md'}, {out / 'metrics.json'} and {len(figures)} figure(s)")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Comparison", "compare", "load_embeddings"]
+__all__ = ["Comparison", "compare", "draw", "load_embeddings"]
 
 
 @dataclass
@@ -254,3 +254,74 @@ def _stitching(out: Comparison, a, b, rel_a, rel_b, anchors, labels, seed, names
         out.rows.append({"group": "classifier stitching", "measure":
                          f"{mode}: head on {names[1]}, read by {names[0]}", "value": stitched,
                          "low": None, "high": None, "invariances": "", "note": note})  # fmt: skip
+
+
+def draw(
+    a: np.ndarray,
+    b: np.ndarray,
+    folder: str | os.PathLike[str],
+    *,
+    labels: np.ndarray | None = None,
+    anchors: Any = None,
+    seed: int = 0,
+    names: tuple[str, str] = ("A", "B"),
+    ks: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100),
+) -> list[str]:
+    """Two figures into ``folder``: neighbourhood agreement against k (absolute and relative),
+    and a 2-D view (PCA) of both spaces, coloured by ``labels``. ``anchors``: row indices (300
+    random rows by default). Needs matplotlib; returns the file names written (none without
+    matplotlib)."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return []
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from relreps import relative_projection, select_anchors
+    from relreps.io import atomic_path
+    from relreps.measures import neighbourhood_agreement
+
+    a, b = _checked(a, b, labels)
+    if anchors is None:
+        anchors = select_anchors(None, min(300, len(a) - 1), n_samples=len(a), seed=seed).indices
+    rows = np.asarray(anchors, dtype=np.int64)
+    ks = tuple(k for k in ks if k < len(a) - 1)
+    spaces = {"absolute": (a, b), "relative": (relative_projection(a, a[rows]),
+                                               relative_projection(b, b[rows]))}  # fmt: skip
+    written = []
+    figure = Figure(figsize=(5.5, 3.6))
+    axis = figure.subplots()
+    for (space, (x, y)), style in zip(spaces.items(), ("--", "-"), strict=True):
+        found = neighbourhood_agreement(x, y, ks)
+        axis.plot(ks, [found.jaccard[k] for k in ks], "o" + style, label=f"{space}: Jaccard")
+        if found.mrr_xy is not None:
+            axis.plot(ks, [found.mrr_xy[k] for k in ks], "s" + style,
+                      label=f"{space}: MRR {names[0]} -> {names[1]}")  # fmt: skip
+    axis.set_xscale("log")
+    axis.set_xlabel("k")
+    axis.set_ylabel("agreement")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    written.append(_save(figure, Path(folder) / "neighbourhoods.png", FigureCanvasAgg, atomic_path))
+    figure = Figure(figsize=(8, 3.8))
+    for axis, x, name in zip(figure.subplots(1, 2), (a, b), names, strict=True):
+        centred = x - x.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred[: min(len(x), 20_000)], full_matrices=False)
+        view = centred @ vt[:2].T
+        axis.scatter(view[:, 0], view[:, 1], s=2, c=labels, cmap="tab10" if labels is not None
+                     else None, alpha=0.6)  # fmt: skip
+        axis.set_title(f"{name} (PCA)", fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    written.append(_save(figure, Path(folder) / "spaces.png", FigureCanvasAgg, atomic_path))
+    return written
+
+
+def _save(figure: Any, path: Path, canvas: Any, atomic_path: Any) -> str:
+    canvas(figure)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    return path.name
