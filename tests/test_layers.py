@@ -23,10 +23,10 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "relreps"
 
 BASE = {"_backend", "_checks", "_registry"}
 CORE = {"similarities", "projection", "anchors", "neighbours", "measures", "stitching",
-        "invariances", "translation", "statistics"}  # fmt: skip
+        "invariances", "translation", "statistics", "whitening", "sparse"}  # fmt: skip
 WRAPPERS = {"nn", "sklearn"}
 EDGES = {"io", "cache", "storage", "blockwise", "dask", "encoders", "datasets", "models"}
-APP = {"cli", "experiments", "demo", "__main__"}
+APP = {"cli", "compare", "experiments", "demo", "__main__"}
 
 
 def modules() -> dict[str, Path]:

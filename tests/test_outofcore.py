@@ -438,7 +438,7 @@ def test_products_stream_like_single_similarities(tmp_path, data, capsys):
     args = ["project", str(tmp_path / "x.npy"), "--anchors", str(tmp_path / "anchors.npy")]
     out = tmp_path / "cli.npy"
     assert main([*args, "--similarity", "cosine,euclidean,l1", "--out", str(out),
-                 "--no-progress"]) == 0  # fmt: skip
+                 "--block-rows", "300", "--no-progress"]) == 0  # fmt: skip
     np.testing.assert_allclose(np.load(out), np.load(tmp_path / "p.npy"), atol=1e-6)
     assert json.loads((tmp_path / "cli.npy.json").read_text())["similarity"] == (
         "concat(cosine, euclidean, l1)"

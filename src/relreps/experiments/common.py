@@ -167,6 +167,44 @@ def debian_topics(
     return split_topics(data, train_per_class, test_per_class, source=source, **options)
 
 
+def topic_embeddings(
+    run: Any, encoders: Sequence[str], train_per_class: int, test_per_class: int
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], int]:
+    """The Debian topics embedded by every text encoder: ``(embeddings, labels, n_classes)``,
+    with ``{encoder: {"train", "test": array}}`` and ``{"train", "test": labels}``."""
+    topics = debian_topics(run, train_per_class, test_per_class)
+    run.facts["texts"] = {"name": topics.name, **topics.source}
+    embeddings = embed_all(run, encoders, topics.texts, label=topics.name)
+    return embeddings, topics.labels, len(topics.classes)
+
+
+def fashion_embeddings(
+    run: Any,
+    encoders: Sequence[str],
+    *,
+    resolution: int,
+    train_size: int,
+    test_size: int,
+    cnn_seeds: int,
+    cnn_epochs: int,
+    data_dir: Any = None,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], int]:
+    """Fashion-MNIST embedded by the pretrained image ``encoders`` and by ``cnn_seeds`` CNNs of
+    width 32 trained here: ``(embeddings, labels, n_classes)`` as :func:`topic_embeddings`."""
+    from relreps.datasets.images import load_image_dataset
+
+    data = load_image_dataset(data_dir).subset(train_size, test_size, seed=0)
+    run.facts["images"] = {"name": data.name, "sha256": data.sha256}
+    splits = {"train": data.train_images, "test": data.test_images}
+    embeddings = embed_all(run, encoders, splits, label=data.name, resolution=resolution)
+    cnns = cnn_encoders(run, data, (32,), cnn_seeds, epochs=cnn_epochs)
+    for name, encoder in cnns.items():
+        run.use_encoder(name, encoder)
+    embeddings.update(embed_all(run, list(cnns), splits, label=data.name))
+    labels = {"train": data.train_labels, "test": data.test_labels}
+    return embeddings, labels, len(data.class_names)
+
+
 def image_classifiers(
     run: Any, data: Any, specs: Mapping[str, tuple[Any, int, np.ndarray | None]], *, epochs: int
 ) -> dict[str, Any]:

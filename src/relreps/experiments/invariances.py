@@ -80,13 +80,20 @@ class Settings(base.Settings):
 
 
 def run(run: base.Run) -> base.Result:
-    # The same tasks and encoders as the translation experiment, through its loaders.
-    from relreps.experiments.translation import _images, _text
-
     s = run.settings
     metrics, tables = {}, []
     for domain in s.domains:
-        embeddings, labels, n_classes = _text(run) if domain == "text" else _images(run)
+        if domain == "text":
+            found_data = common.topic_embeddings(
+                run, s.text_encoders, s.train_per_class, s.test_per_class
+            )
+        else:
+            found_data = common.fashion_embeddings(
+                run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
+                test_size=s.test_size, cnn_seeds=s.cnn_seeds, cnn_epochs=s.cnn_epochs,
+                data_dir=s.data_dir,
+            )  # fmt: skip
+        embeddings, labels, n_classes = found_data
         found = {
             variant: _summary(
                 [_scores(run, domain, variant, embeddings, labels, n_classes, seed)

@@ -120,28 +120,16 @@ def run(run: base.Run) -> base.Result:
 
 def _text(run: base.Run):
     s = run.settings
-    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
-    run.facts["texts"] = {"name": topics.name, **topics.source}
-    embeddings = common.embed_all(run, s.text_encoders, topics.texts, label=topics.name)
-    return embeddings, topics.labels, len(topics.classes)
+    return common.topic_embeddings(run, s.text_encoders, s.train_per_class, s.test_per_class)
 
 
 def _images(run: base.Run):
-    from relreps.datasets.images import load_image_dataset
-
     s = run.settings
-    data = load_image_dataset(s.data_dir).subset(s.train_size, s.test_size, seed=0)
-    run.facts["images"] = {"name": data.name, "sha256": data.sha256}
-    splits = {"train": data.train_images, "test": data.test_images}
-    embeddings = common.embed_all(
-        run, s.image_encoders, splits, label=data.name, resolution=s.resolution
-    )
-    cnns = common.cnn_encoders(run, data, (32,), s.cnn_seeds, epochs=s.cnn_epochs)
-    for name, encoder in cnns.items():
-        run.use_encoder(name, encoder)
-    embeddings.update(common.embed_all(run, list(cnns), splits, label=data.name))
-    labels = {"train": data.train_labels, "test": data.test_labels}
-    return embeddings, labels, len(data.class_names)
+    return common.fashion_embeddings(
+        run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
+        test_size=s.test_size, cnn_seeds=s.cnn_seeds, cnn_epochs=s.cnn_epochs,
+        data_dir=s.data_dir,
+    )  # fmt: skip
 
 
 # --- classification ----------------------------------------------------------------------------
