@@ -60,11 +60,11 @@ class Settings(base.Settings):
         ("fr", "de", "it", "ja", "es"), quick=("fr",), help="languages of the tested texts"
     )
     test_per_class: int = option(100, quick=10, minimum=1, help="tested texts per topic")
-    n_anchors: int = option(768, quick=200, minimum=2, help="description pairs (most used)")
+    n_anchors: int = option(768, quick=100, minimum=2, help="description pairs (most used)")
     counts: tuple[int, ...] = option(
-        (50, 100, 200, 400, 768), quick=(50, 200), minimum=1, help="pairs in the curve"
+        (50, 100, 200, 400, 768), quick=(20, 100), minimum=1, help="pairs in the curve"
     )
-    ks: tuple[int, ...] = option((10, 50, 200, 768), quick=(10, 200), minimum=1, help="top-k")
+    ks: tuple[int, ...] = option((10, 50, 200, 768), quick=(10, 100), minimum=1, help="top-k")
     powers: tuple[float, ...] = option((1.0, 4.0, 8.0), quick=(1.0, 8.0), above=0, help="powers")
     train_per_class: int = option(1, minimum=1, help="(unused here; keeps the split's rows)")
     split_seed: int = option(0, minimum=0, help="seed of the tested texts")
