@@ -407,6 +407,16 @@ def _figure(run: base.Run, metrics: dict[str, Any]) -> None:
 
 
 def _setup(s: Settings, facts: dict[str, Any]) -> str:
+    domains = {  # only the domains this run covered are described
+        "text": f"- text: Debian descriptions, 10 topics, {s.train_per_class} / "
+        f"{s.test_per_class} per topic, encoders {', '.join(s.text_encoders)}",
+        "images": f"- images: Fashion-MNIST, {s.train_size} / {s.test_size} images, "
+        f"{', '.join(s.image_encoders)} at {s.resolution} px and {s.cnn_seeds} CNNs (width 32, "
+        f"{s.cnn_epochs} epochs)",
+        "autoencoders": f"- autoencoders: `ae-stitching` with {s.ae_seeds} seeds, "
+        f"{s.ae_train_size} images, {s.ae_epochs} epochs (report under `autoencoders/`); MSE "
+        "x10³ on 2,000 test images",
+    }
     return "\n".join(
         [
             f"- translators: {', '.join(s.methods)}; scaling `{s.scaling}` (each side by its own "
@@ -416,13 +426,7 @@ def _setup(s: Settings, facts: dict[str, Any]) -> str:
             "translated; 'relative' and 'relative-centred' are the paper's stitching (heads "
             "trained on relative representations with the same anchors); accuracy x100, mean ± "
             "std over ordered pairs and seeds",
-            f"- text: Debian descriptions, 10 topics, {s.train_per_class} / {s.test_per_class} per "
-            f"topic, encoders {', '.join(s.text_encoders)}",
-            f"- images: Fashion-MNIST, {s.train_size} / {s.test_size} images, "
-            f"{', '.join(s.image_encoders)} at {s.resolution} px and {s.cnn_seeds} CNNs (width "
-            f"32, {s.cnn_epochs} epochs)",
-            f"- autoencoders: `ae-stitching` with {s.ae_seeds} seeds, {s.ae_train_size} images, "
-            f"{s.ae_epochs} epochs (report under `autoencoders/`); MSE x10³ on 2,000 test images",
+            *(line for domain, line in domains.items() if domain in s.domains),
             "- curve: stitched score of the three best methods against the number of anchors",
             *(common.encoder_lines(facts) if "encoders" in facts else []),
         ]
