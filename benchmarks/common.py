@@ -97,8 +97,9 @@ def run_python(code: str, timeout: float | None = None) -> dict[str, Any]:
 
 
 def command_line(script: str) -> str:
-    args = " ".join(sys.argv[1:])
-    return f"python benchmarks/{script}" + (f" {args}" if args else "")
+    """The command as typed, absolute paths made relative to the working folder."""
+    args = [os.path.relpath(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
+    return " ".join([f"python benchmarks/{script}", *args])
 
 
 def write_section(name: str, text: str, write: bool = True) -> None:

@@ -53,6 +53,8 @@ def test_cli_writes_markdown_and_json(tmp_path, pair, capsys):
     assert "| relative | linear CKA |" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["facts"]["n_anchors"] == 40 and len(metrics["facts"]["anchor_rows"]) == 40
+    # folders relative to where it ran, not the machine's absolute ones
+    assert not any(token.startswith("/") for token in metrics["facts"]["command"].split())
     report = (tmp_path / "out" / "report.md").read_text()
     assert report.startswith("# Comparing a.npy and b.npy")
     for figure in ("neighbourhoods.png", "spaces.png"):

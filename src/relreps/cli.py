@@ -341,7 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["reproduce"] and len(argv) == 2 and argv[1] in ("-h", "--help"):
         argv = ["reproduce", "--list"]
     args = parser.parse_args(argv)
-    args.command_line = "relreps " + " ".join(shlex.quote(a) for a in argv)
+    # As typed, absolute paths made relative to the working folder (reports must not carry the
+    # folders of the machine they ran on).
+    typed = [os.path.relpath(a) if os.path.isabs(a) else a for a in argv]
+    args.command_line = shlex.join(["relreps", *typed])
     if args.command is None:
         parser.print_help()
         return 0
