@@ -9,7 +9,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test test-fast lint format data setup clean bench bench-outofcore docs
+.PHONY: demo test test-fast lint format data setup clean bench bench-outofcore docs tutorials
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,12 +36,19 @@ docs: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# The tutorials (docs/tutorials/*.py) executed at their own sizes into build/tutorials/*.ipynb.
+tutorials: setup
+	mkdir -p build/tutorials
+	for t in docs/tutorials/*.py; do \
+		$(BIN)/jupytext --to notebook --execute --output build/tutorials/$$(basename $$t .py).ipynb $$t || exit 1; \
+	done
+
 demo: setup
 	$(BIN)/relreps reproduce ae-stitching --quick
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/tutorials
+	$(BIN)/ruff format --check src tests benchmarks docs/tutorials
 
 test: setup lint
 	$(BIN)/python -m pytest
@@ -67,8 +74,8 @@ bench-outofcore: setup
 	$(BIN)/python benchmarks/bench_outofcore.py $(if $(BENCH_DIR),--dir $(BENCH_DIR))
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks docs/tutorials
+	$(BIN)/ruff check --fix src tests benchmarks docs/tutorials
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

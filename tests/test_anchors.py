@@ -155,6 +155,13 @@ def test_top_is_uniform_among_the_first_rows_and_counts_need_no_space():
         relreps.select_anchors(None, 3, "fps", n_samples=10)
     with pytest.raises(ValueError, match="n_samples"):
         relreps.select_anchors(None, 3)
+    # labels alone give the number of rows
+    labels = np.repeat([0, 1], 5)
+    by_labels = relreps.select_anchors(None, 4, "stratified", labels=labels, seed=1)
+    assert by_labels.n_samples == 10 and sorted(labels[by_labels.indices]) == [0, 0, 1, 1]
+    assert by_labels == relreps.select_anchors(
+        None, 4, "stratified", labels=labels, n_samples=10, seed=1
+    )
 
 
 def test_empty_and_nan_inputs_are_reported():

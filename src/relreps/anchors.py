@@ -172,7 +172,8 @@ def select_anchors(
     ----------
     x
         The space to choose from, shape ``(n_samples, d)`` (numpy or torch). ``random``, ``top``
-        and ``stratified`` use only its length: they also accept ``x=None`` with ``n_samples``.
+        and ``stratified`` use only its length: they also accept ``x=None`` with ``n_samples``
+        (or, with ``labels``, none: the labels' length).
     n_anchors
         How many anchors, ``1 <= n_anchors <= n_samples`` (``<= top_n`` for ``top``).
     strategy
@@ -189,7 +190,7 @@ def select_anchors(
     top_n
         The ``top`` strategy's candidate rows (required by it, refused by the others).
     n_samples
-        The number of rows when ``x`` is ``None``.
+        The number of rows when ``x`` is ``None`` (default: ``len(labels)`` when given).
     source
         Which samples these are, in words, recorded with the anchors (``metrics.json``).
 
@@ -219,6 +220,8 @@ def select_anchors(
                 f"The {strategy!r} strategy needs the space x itself; x=None with n_samples "
                 f"serves only {COUNT_STRATEGIES}."
             )
+        if n_samples is None and labels is not None:
+            n_samples = len(labels)
         if n_samples is None:
             raise ValueError("Pass the space x, or x=None with n_samples (its number of rows).")
         check_int(n_samples, "n_samples", minimum=1)

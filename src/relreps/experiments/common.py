@@ -14,11 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from relreps.experiments.base import Settings, option
 from relreps.stitching import MODES, mean_std
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "MODES",
     "MODE_LABELS",
     "Space",
+    "TaskSettings",
     "Topics",
     "aggregate",
     "anisotropy",
@@ -35,11 +38,13 @@ __all__ = [
     "embed_all",
     "encoder_lines",
     "image_classifiers",
+    "matrix_summary",
     "mean_std",
     "node_classifiers",
     "score_heads",
     "split_topics",
     "stitched_groups",
+    "task_embeddings",
     "train_heads",
 ]
 
@@ -65,6 +70,15 @@ def aggregate(runs: Sequence[Any]) -> Any:
     if first is None or isinstance(first, (int, float)):
         return mean_std(runs)
     raise TypeError(f"aggregate: cannot average {type(first).__name__} values.")
+
+
+def matrix_summary(runs: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Non-stitched (diagonal) and stitched (off-diagonal) scores of encoder x head matrices,
+    pooled over runs, as :func:`mean_std`; undefined (NaN) cells are left out."""
+    same = [float(m[i, i]) for m in runs for i in range(len(m))]
+    across = [float(m[i, j]) for m in runs for i in range(len(m)) for j in range(len(m))
+              if i != j and m[i, j] == m[i, j]]  # fmt: skip
+    return {"non_stitched": mean_std(same), "stitched": mean_std(across)}
 
 
 # --- embedding ---------------------------------------------------------------------------------
@@ -203,6 +217,45 @@ def fashion_embeddings(
     embeddings.update(embed_all(run, list(cnns), splits, label=data.name))
     labels = {"train": data.train_labels, "test": data.test_labels}
     return embeddings, labels, len(data.class_names)
+
+
+@dataclass(frozen=True)
+class TaskSettings(Settings):
+    """The options of experiments that classify the Debian topics from text encoders and
+    Fashion-MNIST from image encoders (:func:`task_embeddings`)."""
+
+    text_encoders: tuple[str, ...] = option(
+        ("minilm", "mpnet", "use", "e5"), quick=("minilm", "use"), help="text encoders"
+    )
+    train_per_class: int = option(250, quick=30, minimum=1, help="training texts per topic")
+    test_per_class: int = option(100, quick=10, minimum=1, help="test texts per topic")
+    image_encoders: tuple[str, ...] = option(
+        ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
+        quick=("efficientnet-lite0",),
+        help="pretrained image encoders",
+    )
+    resolution: int = option(64, quick=32, minimum=8, help="their input pixels")
+    cnn_seeds: int = option(2, quick=1, minimum=0, help="CNNs trained here (width 32)")
+    cnn_epochs: int = option(3, quick=1, minimum=1, help="their epochs")
+    train_size: int = option(10_000, quick=1_000, minimum=10, help="training images")
+    test_size: int = option(2_000, quick=300, minimum=10, help="test images")
+    head_epochs: int = option(20, quick=10, minimum=1, help="classification head epochs")
+    data_dir: Path | None = option(None, shown="Debian's Fashion-MNIST", help="IDX image folder")
+
+
+def task_embeddings(
+    run: Any, domain: str
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], int]:
+    """``"text"``: :func:`topic_embeddings`; ``"images"``: :func:`fashion_embeddings`, both
+    with the run's :class:`TaskSettings`."""
+    s = run.settings
+    if domain == "text":
+        return topic_embeddings(run, s.text_encoders, s.train_per_class, s.test_per_class)
+    return fashion_embeddings(
+        run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
+        test_size=s.test_size, cnn_seeds=s.cnn_seeds, cnn_epochs=s.cnn_epochs,
+        data_dir=s.data_dir,
+    )  # fmt: skip
 
 
 def image_classifiers(

@@ -19,7 +19,6 @@ the product is best or close.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,30 +47,13 @@ VARIANTS = {
 
 
 @dataclass(frozen=True)
-class Settings(base.Settings):
+class Settings(common.TaskSettings):
     domains: tuple[str, ...] = option(("text", "images"), choices=("text", "images"), help="tasks")
     variants: tuple[str, ...] = option(tuple(VARIANTS), choices=tuple(VARIANTS),
                                        help="representations compared")  # fmt: skip
     n_anchors: int = option(768, quick=100, minimum=2, help="random training samples as anchors")
     seeds: int = option(3, quick=1, minimum=1, help="seeds: anchors and heads")
     shrinkage: float = option(0.0, quick=0.5, minimum=0, help="the whiteners' shrinkage")
-    text_encoders: tuple[str, ...] = option(
-        ("minilm", "mpnet", "use", "e5"), quick=("minilm", "use"), help="text encoders"
-    )
-    train_per_class: int = option(250, quick=30, minimum=1, help="training texts per topic")
-    test_per_class: int = option(100, quick=10, minimum=1, help="test texts per topic")
-    image_encoders: tuple[str, ...] = option(
-        ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
-        quick=("efficientnet-lite0",),
-        help="pretrained image encoders",
-    )
-    resolution: int = option(64, quick=32, minimum=8, help="their input pixels")
-    cnn_seeds: int = option(2, quick=1, minimum=0, help="CNNs trained here (width 32)")
-    cnn_epochs: int = option(3, quick=1, minimum=1, help="their epochs")
-    train_size: int = option(10_000, quick=1_000, minimum=10, help="training images")
-    test_size: int = option(2_000, quick=300, minimum=10, help="test images")
-    head_epochs: int = option(20, quick=10, minimum=1, help="classification head epochs")
-    data_dir: Path | None = option(None, shown="Debian's Fashion-MNIST", help="IDX image folder")
 
     def validate(self) -> None:
         super().validate()
@@ -83,19 +65,9 @@ def run(run: base.Run) -> base.Result:
     s = run.settings
     metrics, tables = {}, []
     for domain in s.domains:
-        if domain == "text":
-            found_data = common.topic_embeddings(
-                run, s.text_encoders, s.train_per_class, s.test_per_class
-            )
-        else:
-            found_data = common.fashion_embeddings(
-                run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
-                test_size=s.test_size, cnn_seeds=s.cnn_seeds, cnn_epochs=s.cnn_epochs,
-                data_dir=s.data_dir,
-            )  # fmt: skip
-        embeddings, labels, n_classes = found_data
+        embeddings, labels, n_classes = common.task_embeddings(run, domain)
         found = {
-            variant: _summary(
+            variant: common.matrix_summary(
                 [_scores(run, domain, variant, embeddings, labels, n_classes, seed)
                  for seed in range(s.seeds)]
             )
@@ -155,12 +127,6 @@ def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.nda
         spaces["train"], spaces["test"], labels["train"], labels["test"], n_classes,
         seed=seed, epochs=s.head_epochs, modes=("relative",), metric=Accuracy,
     )["relative"].scores  # fmt: skip
-
-
-def _summary(runs: list[np.ndarray]) -> dict[str, Any]:
-    same = [float(m[i, i]) for m in runs for i in range(len(m))]
-    across = [float(m[i, j]) for m in runs for i in range(len(m)) for j in range(len(m)) if i != j]
-    return {"non_stitched": common.mean_std(same), "stitched": common.mean_std(across)}
 
 
 def _table(found: dict[str, Any]) -> str:

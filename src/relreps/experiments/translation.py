@@ -18,7 +18,6 @@ autoencoders: A's latents, translated, go to B's absolute decoder. Three domains
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,7 +53,7 @@ _SCALINGS = ("standard", "isotropic", "center", "none")
 
 
 @dataclass(frozen=True)
-class Settings(base.Settings):
+class Settings(common.TaskSettings):
     domains: tuple[str, ...] = option(
         ("text", "images", "autoencoders"), choices=("text", "images", "autoencoders"),
         help="tasks",
@@ -67,26 +66,9 @@ class Settings(base.Settings):
         help="anchor counts of the curve",
     )  # fmt: skip
     seeds: int = option(3, quick=1, minimum=1, help="seeds: anchors and heads")
-    text_encoders: tuple[str, ...] = option(
-        ("minilm", "mpnet", "use", "e5"), quick=("minilm", "use"), help="text encoders"
-    )
-    train_per_class: int = option(250, quick=30, minimum=1, help="training texts per topic")
-    test_per_class: int = option(100, quick=10, minimum=1, help="test texts per topic")
-    image_encoders: tuple[str, ...] = option(
-        ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
-        quick=("efficientnet-lite0",),
-        help="pretrained image encoders",
-    )
-    resolution: int = option(64, quick=32, minimum=8, help="their input pixels")
-    cnn_seeds: int = option(2, quick=1, minimum=0, help="CNNs trained here (width 32)")
-    cnn_epochs: int = option(3, quick=1, minimum=1, help="their epochs")
-    train_size: int = option(10_000, quick=1_000, minimum=10, help="training images")
-    test_size: int = option(2_000, quick=300, minimum=10, help="test images")
-    head_epochs: int = option(20, quick=10, minimum=1, help="classification head epochs")
     ae_train_size: int = option(10_000, quick=2_000, minimum=10, help="AE training images")
     ae_epochs: int = option(3, quick=1, minimum=1, help="AE epochs")
     ae_seeds: int = option(3, quick=2, minimum=2, help="AE seeds")
-    data_dir: Path | None = option(None, shown="Debian's Fashion-MNIST", help="IDX image folder")
 
     def validate(self) -> None:
         super().validate()
@@ -101,7 +83,7 @@ def run(run: base.Run) -> base.Result:
         if domain == "autoencoders":
             found = _autoencoders(run)
         else:
-            embeddings, labels, n_classes = _text(run) if domain == "text" else _images(run)
+            embeddings, labels, n_classes = common.task_embeddings(run, domain)
             found = _classification(run, domain, embeddings, labels, n_classes)
         metrics[domain] = found
         tables.append(f"**{domain}**\n\n" + _table(found, domain))
@@ -115,23 +97,6 @@ def run(run: base.Run) -> base.Result:
                        metrics)  # fmt: skip
 
 
-# --- data --------------------------------------------------------------------------------------
-
-
-def _text(run: base.Run):
-    s = run.settings
-    return common.topic_embeddings(run, s.text_encoders, s.train_per_class, s.test_per_class)
-
-
-def _images(run: base.Run):
-    s = run.settings
-    return common.fashion_embeddings(
-        run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
-        test_size=s.test_size, cnn_seeds=s.cnn_seeds, cnn_epochs=s.cnn_epochs,
-        data_dir=s.data_dir,
-    )  # fmt: skip
-
-
 # --- classification ----------------------------------------------------------------------------
 
 
@@ -143,7 +108,7 @@ def _classification(run: base.Run, domain: str, embeddings, labels, n_classes) -
         ("translator", m) for m in s.methods
     ]
     summaries = {
-        (kind, name): _summary(
+        (kind, name): common.matrix_summary(
             [task.scores(kind, name, s.n_anchors, seed) for seed in range(s.seeds)]
         )
         for kind, name in kinds
@@ -155,9 +120,9 @@ def _classification(run: base.Run, domain: str, embeddings, labels, n_classes) -
     )[:3]
     curve = {
         _label(kind, name): {
-            str(count): _summary([task.scores(kind, name, count, seed) for seed in range(s.seeds)])[
-                "stitched"
-            ]
+            str(count): common.matrix_summary(
+                [task.scores(kind, name, count, seed) for seed in range(s.seeds)]
+            )["stitched"]
             for count in s.anchor_counts
             if count <= len(labels["train"])
         }
@@ -240,13 +205,6 @@ def _translator(method: str, source: np.ndarray, target: np.ndarray, scaling: st
         )
 
 
-def _summary(runs: list[np.ndarray]) -> dict[str, Any]:
-    same = [float(m[i, i]) for m in runs for i in range(len(m))]
-    across = [float(m[i, j]) for m in runs for i in range(len(m)) for j in range(len(m))
-              if i != j and m[i, j] == m[i, j]]  # fmt: skip
-    return {"non_stitched": common.mean_std(same), "stitched": common.mean_std(across)}
-
-
 # --- autoencoders ------------------------------------------------------------------------------
 
 
@@ -295,7 +253,7 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
                         source=f"the {len(train)} AE training images"))  # fmt: skip
                 rows = np.asarray(run.anchor_sets[name]["indices"])
                 runs.append(_ae_scores(models, latents, rows, test, method, s.scaling, seed))
-            summary = _summary(runs)
+            summary = common.matrix_summary(runs)
             if count == s.n_anchors:
                 by_method[_label("translator", method)] = summary
             curve.setdefault(_label("translator", method), {})[str(count)] = summary["stitched"]
