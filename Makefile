@@ -38,17 +38,14 @@ docs: $(STAMP)
 
 # The tutorials (docs/tutorials/*.py) executed at their own sizes into build/tutorials/*.ipynb.
 tutorials: setup
-	mkdir -p build/tutorials
-	for t in docs/tutorials/*.py; do \
-		$(BIN)/jupytext --to notebook --execute --output build/tutorials/$$(basename $$t .py).ipynb $$t || exit 1; \
-	done
+	$(BIN)/python docs/run_tutorials.py build/tutorials
 
 demo: setup
 	$(BIN)/relreps reproduce ae-stitching --quick
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks docs/tutorials
-	$(BIN)/ruff format --check src tests benchmarks docs/tutorials
+	$(BIN)/ruff check src tests benchmarks docs/tutorials docs/run_tutorials.py
+	$(BIN)/ruff format --check src tests benchmarks docs/tutorials docs/run_tutorials.py
 
 test: setup lint
 	$(BIN)/python -m pytest
@@ -74,8 +71,8 @@ bench-outofcore: setup
 	$(BIN)/python benchmarks/bench_outofcore.py $(if $(BENCH_DIR),--dir $(BENCH_DIR))
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks docs/tutorials
-	$(BIN)/ruff check --fix src tests benchmarks docs/tutorials
+	$(BIN)/ruff format src tests benchmarks docs/tutorials docs/run_tutorials.py
+	$(BIN)/ruff check --fix src tests benchmarks docs/tutorials docs/run_tutorials.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
