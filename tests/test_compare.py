@@ -63,6 +63,55 @@ def test_cli_writes_markdown_and_json(tmp_path, pair, capsys):
     assert main([*args[:3], "--anchor-file", str(tmp_path / "rows.txt"), "--resamples", "0"]) == 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("dask") is None, reason="needs dask")
+def test_more_rows_than_max_rows_sample_some_measures_and_stream_the_rest(tmp_path, pair, capsys):
+    a, b, labels = pair
+    from relreps import relative_projection
+    from relreps.measures import linear_cka, mean_cosine
+
+    memmap_a = np.load(tmp_path / "a.npy", mmap_mode="r")
+    anchors = np.arange(0, 400, 20)
+    result = compare(memmap_a, tmp_path / "b.npy", labels=labels, anchors=anchors, max_rows=150,
+                     resamples=2)  # fmt: skip
+    facts = result.facts
+    assert facts["n"] == 400 and 150 <= facts["sample_rows"] <= 170  # the anchors join the sample
+    assert facts["anchor_rows"] == anchors.tolist()
+    sample_a, _, sample_labels, positions = result.sample
+    assert len(sample_a) == len(sample_labels) == facts["sample_rows"]
+    np.testing.assert_array_equal(sample_a[positions], a[anchors].astype(np.float32))
+    # the streamed rows cover every row: equal to the in-memory measures on all 400 (by hand)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    streamed = {
+        (r["group"], r["measure"]): r["value"] for r in result.rows if "streamed" in r["group"]
+    }
+    group = "relative, all 400 rows (streamed)"
+    rel_a, rel_b = relative_projection(a32, a32[anchors]), relative_projection(b32, b32[anchors])
+    assert streamed[group, "linear CKA"] == pytest.approx(linear_cka(rel_a, rel_b), rel=1e-5)
+    assert streamed[group, "mean cosine of paired rows"] == pytest.approx(
+        mean_cosine(rel_a, rel_b), rel=1e-5
+    )
+    absolute = streamed["absolute, all 400 rows (streamed)", "linear CKA"]
+    assert absolute == pytest.approx(linear_cka(a32, b32), rel=1e-5)
+    assert "Sampled: " in result.to_markdown()
+    # a NaN in any row is found, sampled or not
+    broken = np.array(memmap_a)
+    outside = next(i for i in range(400) if i not in set(facts["anchor_rows"]))
+    broken[outside, 3] = np.nan
+    with pytest.raises(
+        ValueError, match=rf"A has NaN or infinite values in 1 row\(s\), first \[{outside}\]"
+    ):
+        compare(broken, b, max_rows=150, resamples=0)
+    # and from the command line
+    args = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--max-rows", "150",
+            "--anchors", "40", "--resamples", "0", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["facts"]["sample_rows"] == 150 and "sample" not in metrics
+    assert (tmp_path / "out" / "spaces.png").exists()
+    assert main([*args[:3], "--max-rows", "5"]) == 2
+    assert "max_rows must be at least 10" in capsys.readouterr().err
+
+
 def test_bad_inputs_say_what_was_wrong(tmp_path, pair, capsys):
     a, b, _ = pair
     np.save(tmp_path / "short.npy", b[:300])

@@ -31,3 +31,10 @@ def test_the_product_is_best_or_close_and_whitening_stitches(tmp_path):
     # MiniLM (384-d) and USE (512-d) are not affine images of each other, but whitening each with
     # its own statistics still stitches far above chance (10 topics).
     assert stitched["whitened inner"] > 30, stitched
+    # Learned anchors: mixtures of the pool that concentrated on a few samples each (not the
+    # uniform mixtures they start as), shared across encoders, and they stitch too.
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    learned = metrics["facts"]["learned_anchors"]["text, seed 0, learned-anchor pool"]
+    assert learned["mean_perplexity"] < learned["pool"] / 10, learned
+    assert "text, seed 0, learned-anchor pool" in metrics["anchors"]
+    assert stitched["whitened inner, learned anchors"] > 30, stitched

@@ -116,8 +116,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                         progress=not args.no_progress)
             for name in (args.a, args.b)
         )  # fmt: skip
-    else:
-        a, b = load_embeddings(args.a), load_embeddings(args.b)
+    else:  # read in row blocks by compare (safetensors: whole)
+        a, b = (load_embeddings(p) if p.endswith(".safetensors") else p for p in (args.a, args.b))
     labels = None if args.labels is None else _read_vector(args.labels, "labels")
     anchors = None
     if args.anchor_file is not None:
@@ -125,6 +125,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     result = compare(
         a, b, labels=labels, n_anchors=args.anchors, anchors=anchors, ks=tuple(args.ks),
         resamples=args.resamples, seed=args.seed, names=(Path(args.a).name, Path(args.b).name),
+        max_rows=args.max_rows or None,
     )  # fmt: skip
     result.facts["command"] = args.command_line
     text = result.to_markdown()
@@ -132,7 +133,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        figures = draw(a, b, out, labels=labels, anchors=result.facts["anchor_rows"],
+        sample_a, sample_b, sample_labels, sample_anchors = result.sample
+        figures = draw(sample_a, sample_b, out, labels=sample_labels, anchors=sample_anchors,
                        names=(result.facts["a"], result.facts["b"]))  # fmt: skip
         text += "".join(f"\n![{name}]({name})\n" for name in figures)
         write_text_atomic(out / "report.md", text)
@@ -303,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.add_argument("--ks", type=int, nargs="+", default=[5, 10], help="neighbourhoods")
     comparing.add_argument("--resamples", type=int, default=20, help="subsamples per interval")
     comparing.add_argument("--seed", type=int, default=0)
+    comparing.add_argument(
+        "--max-rows", type=int, default=50_000,
+        help="above this many rows, neighbourhoods, intervals, translators and stitching use a "
+        "random sample of this many; CKA and mean cosines also stream over all rows (0: no limit)",
+    )  # fmt: skip
     comparing.add_argument("--out", help="folder for report.md and metrics.json")
     comparing.set_defaults(handler=_cmd_compare)
 

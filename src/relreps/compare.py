@@ -7,6 +7,11 @@ labels, how well a classifier trained on one model reads the other (absolute, re
 translated). Each number comes with an interval over resamples of the rows. ``relreps compare A
 B`` is the command line face.
 
+Inputs larger than memory (paths, memmaps, zarr, Dask arrays) are read in row blocks: beyond
+``max_rows`` rows, the neighbourhood measures, intervals, translators and classifier stitching
+see a seeded random sample of ``max_rows`` rows, and linear CKA and the mean cosines are also
+computed over every row, streamed (with Dask; ``pip install relreps[dask]``).
+
 It composes the core (measures, anchors, projection, translation); it adds no method of its own.
 """
 
@@ -30,6 +35,9 @@ class Comparison:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    #: ``(a, b, labels, anchor positions)``: the in-memory rows the sampled measures saw (for
+    #: :func:`draw`); not part of the JSON.
+    sample: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"facts": self.facts, "rows": self.rows}
@@ -41,6 +49,7 @@ class Comparison:
             f"{self.facts['n']:,} paired samples ({self.facts['dims'][0]}-d and "
             f"{self.facts['dims'][1]}-d); {self.facts['n_anchors']} random anchors (seed "
             f"{self.facts['seed']}); intervals: {self.facts['interval']}.",
+            *(["", f"Sampled: {self.facts['sampled']}."] if self.facts.get("sampled") else []),
             "",
             *([f"Command: `{self.facts['command']}`", ""] if "command" in self.facts else []),
             "| group | measure | value | interval | invariant to | note |",
@@ -93,11 +102,15 @@ def compare(
     resamples: int = 20,
     seed: int = 0,
     names: tuple[str, str] = ("A", "B"),
+    max_rows: int | None = 50_000,
 ) -> Comparison:
     """Compare two models' embeddings ``a`` ``(n, d_a)`` and ``b`` ``(n, d_b)`` of the same samples.
 
     Parameters
     ----------
+    a, b
+        Arrays (numpy, memmap), or anything :func:`relreps.storage.open_rows` reads: a ``.npy``
+        path, a folder of ``.npy`` shards, a zarr store, a Dask array. Read in row blocks.
     labels
         Optional class labels ``(n,)``: adds classifier stitching (a logistic regression trained
         on ``b``'s representation of 80% of the rows, scored on ``a``'s of the other 20%).
@@ -107,27 +120,43 @@ def compare(
         Neighbourhood sizes.
     resamples
         Row subsamples (80%, without replacement) behind each interval (5th-95th percentile).
+    max_rows
+        Above this many rows, the measures that need all rows in memory (neighbourhoods,
+        intervals, translators, stitching) use a random sample of this many (seeded, anchors
+        included); CKA and mean cosines are then also streamed over every row. ``None``: all rows.
     """
     from relreps import relative_projection, select_anchors
     from relreps.measures import get_measure, linear_cka, mean_cosine, neighbourhood_agreement
 
-    a, b = _checked(a, b, labels)
+    source_a, source_b = _source(a, "A"), _source(b, "B")
+    total = source_a.n_rows
+    if max_rows is not None and max_rows < 10:
+        raise ValueError(f"max_rows must be at least 10 (or None for all rows), got {max_rows}.")
+    if anchors is not None:
+        anchors = np.asarray(anchors, dtype=np.int64)
+        if anchors.ndim != 1 or len(anchors) < 2 or anchors.min() < 0 or anchors.max() >= total:
+            raise ValueError(f"anchor rows must be at least 2 indices in [0, {total}).")
+    kept = _sample_rows(total, max_rows, seed, anchors)
+    a, b = _checked(*_read_rows(source_a, source_b, kept), labels, total)
+    if labels is not None and kept is not None:
+        labels = np.asarray(labels)[kept]
     n = len(a)
     rng = np.random.default_rng(seed)
     if anchors is None:
         if not 2 <= n_anchors < n:
             raise ValueError(f"n_anchors must be in [2, {n - 1}] for {n} samples, got {n_anchors}.")
         anchors = select_anchors(None, n_anchors, n_samples=n, seed=seed).indices
+    elif kept is not None:
+        anchors = np.searchsorted(kept, anchors)  # positions of the anchor rows in the sample
     anchors = np.asarray(anchors, dtype=np.int64)
-    if anchors.ndim != 1 or len(anchors) < 2 or anchors.min() < 0 or anchors.max() >= n:
-        raise ValueError(f"anchor rows must be at least 2 indices in [0, {n}).")
     ks = tuple(k for k in ks if k < n - 1)
     rel_a, rel_b = relative_projection(a, a[anchors]), relative_projection(b, b[anchors])
     subsets = [rng.choice(n, int(0.8 * n), replace=False) for _ in range(resamples)]
     out = Comparison(
         facts={
             "a": names[0], "b": names[1], "n": n, "dims": [a.shape[1], b.shape[1]],
-            "n_anchors": len(anchors), "anchor_rows": anchors.tolist(), "seed": seed, "ks": ks,
+            "n_anchors": len(anchors), "seed": seed, "ks": ks,
+            "anchor_rows": (anchors if kept is None else kept[anchors]).tolist(),
             "interval": f"5th-95th percentile over {resamples} subsamples of 80% of the rows "
             "(neighbourhood measures see sparser neighbourhoods in a subsample, so their interval "
             "can sit beside the full-data value)",
@@ -172,10 +201,97 @@ def compare(
     _translators(out, a, b, anchors, ks, names)
     if labels is not None:
         _stitching(out, a, b, rel_a, rel_b, anchors, np.asarray(labels), seed, names)
+    if kept is not None:
+        out.facts["n"], out.facts["sample_rows"] = total, n
+        out.facts["sampled"] = (
+            f"{n:,} of {total:,} rows (seed {seed}) for the neighbourhood measures, intervals, "
+            "translators and stitching"
+        )
+        _streamed(out, source_a, source_b, a[anchors], b[anchors])
+    out.sample = (a, b, labels, anchors)
     return out
 
 
-def _checked(a: Any, b: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+def _source(x: Any, name: str) -> Any:
+    """``x`` as a :class:`~relreps.storage.RowSource` (arrays, memmaps, paths, Dask, zarr)."""
+    from relreps.storage import open_rows
+
+    if isinstance(x, (list, tuple)) or (hasattr(x, "__array__") and not hasattr(x, "shape")):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray) and (x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0):
+        raise ValueError(f"{name} must be a non-empty 2-D array (n, d), got {x.shape}.")
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    return open_rows(x)
+
+
+def _sample_rows(n: int, max_rows: int | None, seed: int, anchors: Any) -> np.ndarray | None:
+    """Sorted rows to hold in memory, or ``None`` for all of them."""
+    if max_rows is None or n <= max_rows:
+        return None
+    rng = np.random.default_rng([seed, 1])  # not the generator of the intervals
+    rows = rng.choice(n, max_rows, replace=False)
+    if anchors is not None:
+        rows = np.union1d(rows, anchors)
+    return np.sort(rows)
+
+
+def _read_rows(source_a: Any, source_b: Any, kept: np.ndarray | None, block: int = 65_536):
+    """The rows ``kept`` (all when ``None``) of both sources as float64 arrays, reading blocks;
+    every row of both is checked for NaN and infinity on the way."""
+    if source_a.n_rows != source_b.n_rows:
+        raise ValueError(
+            f"A has {source_a.n_rows} rows and B has {source_b.n_rows}: row i of both must embed "
+            "the same sample."
+        )
+    n = source_a.n_rows
+    parts: dict[str, list[np.ndarray]] = {"A": [], "B": []}
+    bad: dict[str, list[np.ndarray]] = {"A": [], "B": []}
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        chosen = None if kept is None else kept[(kept >= start) & (kept < stop)] - start
+        for name, source in (("A", source_a), ("B", source_b)):
+            rows = source.read(start, stop)
+            bad[name].append(start + np.flatnonzero(~np.isfinite(rows).all(axis=1)))
+            parts[name].append(rows if chosen is None else rows[chosen])
+    for name in ("A", "B"):
+        found = np.concatenate(bad[name])
+        if len(found):
+            raise ValueError(
+                f"{name} has NaN or infinite values in {len(found)} row(s), first "
+                f"{found[:5].tolist()}."
+            )
+    return tuple(np.concatenate(parts[name]).astype(np.float64) for name in ("A", "B"))
+
+
+def _streamed(out: Comparison, source_a: Any, source_b: Any, anchors_a, anchors_b) -> None:
+    """Linear CKA and mean cosines over every row, in blocks, through Dask arrays."""
+    from relreps import relative_projection
+    from relreps.measures import get_measure, linear_cka, mean_cosine
+
+    try:
+        from relreps.dask import from_rows
+
+        x, y = from_rows(source_a), from_rows(source_b)
+    except ImportError as error:
+        out.facts["streamed"] = f"not computed: {error}"
+        return
+    rel_x, rel_y = relative_projection(x, anchors_a), relative_projection(y, anchors_b)
+    found = {("absolute", "linear CKA"): (linear_cka, x, y),
+             ("relative", "linear CKA"): (linear_cka, rel_x, rel_y),
+             ("relative", "mean cosine of paired rows"): (mean_cosine, rel_x, rel_y)}  # fmt: skip
+    if x.shape[1] == y.shape[1]:
+        found["absolute", "mean cosine of paired rows"] = (mean_cosine, x, y)
+    for (space, measure), (function, p, q) in found.items():
+        out.rows.append({
+            "group": f"{space}, all {out.facts['n']:,} rows (streamed)", "measure": measure,
+            "value": function(p, q), "low": None, "high": None,
+            "invariances": ", ".join(sorted(get_measure(function.__name__).invariances)),
+            "note": "",
+        })  # fmt: skip
+
+
+def _checked(a: Any, b: Any, labels: Any, n_rows: int | None = None):
     a, b = np.asarray(a), np.asarray(b)
     for name, x in (("A", a), ("B", b)):
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
@@ -191,8 +307,9 @@ def _checked(a: Any, b: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(a) < 10:
         raise ValueError(f"Need at least 10 paired samples, got {len(a)}.")
-    if labels is not None and len(labels) != len(a):
-        raise ValueError(f"{len(labels)} labels for {len(a)} samples.")
+    n_rows = len(a) if n_rows is None else n_rows
+    if labels is not None and len(labels) != n_rows:
+        raise ValueError(f"{len(labels)} labels for {n_rows} samples.")
     return a.astype(np.float64), b.astype(np.float64)
 
 

@@ -4,7 +4,9 @@ Cosine to anchors is one choice among several (Cannistraci et al., ICLR 2024): e
 undoes a different class of maps between two encoders' spaces, the right class is not known in
 advance, and a product of several (each part normalised over the anchors, then concatenated or
 summed) covers more. A whitened inner product, with each space's statistics fitted on its own
-(parallel) training embeddings, undoes every invertible affine map (Svendsen et al., 2026).
+(parallel) training embeddings, undoes every invertible affine map (Svendsen et al., 2026); its
+anchors are random training samples or learned as convex mixtures of a pool of parallel samples,
+one mixture for every encoder (``relreps.nn.LearnedAnchors``).
 
 For every representation, a head trained on encoder B's relative vectors reads encoder A's, for
 every ordered pair, on the tasks this project has: Debian descriptions (10 topics) across text
@@ -42,6 +44,7 @@ VARIANTS = {
     "product, concat": SINGLES,
     "product, sum": SINGLES,
     "whitened inner": "whitened:inner",
+    "whitened inner, learned anchors": "whitened:inner:learned",
     "neg. Mahalanobis": "whitened:mahalanobis",
 }
 
@@ -54,6 +57,9 @@ class Settings(common.TaskSettings):
     n_anchors: int = option(768, quick=100, minimum=2, help="random training samples as anchors")
     seeds: int = option(3, quick=1, minimum=1, help="seeds: anchors and heads")
     shrinkage: float = option(0.0, quick=0.5, minimum=0, help="the whiteners' shrinkage")
+    pool_size: int = option(1000, quick=300, minimum=2, help="parallel pool of learned anchors")
+    anchor_steps: int = option(100, quick=30, minimum=1, help="their Adam steps (lr 0.05)")
+    anchor_temperature: float = option(0.1, above=0, help="their softmax temperature")
 
     def validate(self) -> None:
         super().validate()
@@ -111,6 +117,9 @@ def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.nda
     rows = np.asarray(run.anchor_sets[name]["indices"])
     spec = VARIANTS[variant]
     spaces: dict[str, dict[str, _Relative]] = {"train": {}, "test": {}}
+    learned = None
+    if isinstance(spec, str) and spec.endswith(":learned"):
+        learned = _learned_mixture(run, domain, embeddings, seed)
     for encoder, x in embeddings.items():
         similarity: Any = spec
         if isinstance(spec, tuple):
@@ -121,12 +130,66 @@ def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.nda
             similarity = whitener.similarity(spec.split(":")[1])
         center = "anchors" if variant.endswith("centred") else None
         anchors = x["train"][rows]
+        if learned is not None:  # the same mixture of the pool in every encoder
+            anchors = learned[0] @ x["train"][learned[1]]
         for split in ("train", "test"):
             spaces[split][encoder] = _Relative(x[split], anchors, similarity, center)
     return common.classification_stitching(
         spaces["train"], spaces["test"], labels["train"], labels["test"], n_classes,
         seed=seed, epochs=s.head_epochs, modes=("relative",), metric=Accuracy,
     )["relative"].scores  # fmt: skip
+
+
+def _learned_mixture(run, domain, embeddings, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Anchors learned as softmax mixtures of ``pool_size`` random training samples, one mixture
+    shared by every encoder, with PARAM's objective without a task (Svendsen et al. 2026; its
+    optional pre-training): coverage 0.95 and diversity 0.05 in each encoder's whitened space,
+    plus 0.3 x the alignment of the pool's layer-normalised relative vectors across encoders.
+    ``anchor_steps`` Adam steps at lr 0.05 and softmax temperature ``anchor_temperature``: the
+    pre-training's 500 epochs at lr 0.01 and temperature 1 do not fit 2 cores, and at
+    temperature 1 a hundred steps leave the mixtures almost uniform over the pool.
+    Returns the ``(n_anchors, pool_size)`` weights and the pool's training rows."""
+    import torch
+
+    from relreps import select_anchors
+    from relreps.models.training import seeded
+    from relreps.nn import LearnedAnchors, alignment_loss, coverage_loss, diversity_loss
+    from relreps.whitening import Whitener
+
+    s, name = run.settings, f"{domain}, seed {seed}, learned-anchor pool"
+    n = len(next(iter(embeddings.values()))["train"])
+    drawn = select_anchors(None, min(s.pool_size, n), n_samples=n, seed=seed,
+                           source=f"the {n} training {domain}")  # fmt: skip
+    pool = run.anchors(name, drawn).indices
+    spaces = []
+    for x in embeddings.values():
+        whitener = Whitener(shrinkage=s.shrinkage).fit(x["train"].astype(np.float64))
+        spaces.append(torch.as_tensor(whitener.transform(x["train"][pool]), dtype=torch.float32))
+    with seeded(seed):
+        k, temperature = min(s.n_anchors, len(pool)), s.anchor_temperature
+        learned = LearnedAnchors(spaces, k, temperature=temperature, seed=seed)
+        optimiser = torch.optim.Adam(learned.parameters(), lr=0.05)
+        for _ in range(s.anchor_steps):
+            anchors = learned()
+            loss = sum(0.95 * coverage_loss(z, a) + 0.05 * diversity_loss(a)
+                       for z, a in zip(spaces, anchors, strict=True)) / len(spaces)  # fmt: skip
+            relative = [torch.nn.functional.layer_norm(z @ a.T, (a.shape[0],))
+                        for z, a in zip(spaces, anchors, strict=True)]  # fmt: skip
+            pairs = [(i, j) for i in range(len(spaces)) for j in range(i + 1, len(spaces))]
+            if pairs:
+                loss = loss + 0.3 * sum(alignment_loss(relative[i], relative[j])
+                                        for i, j in pairs) / len(pairs)  # fmt: skip
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        weights = learned.mixture().detach().double().numpy()
+    # how many pool samples each anchor mixes, as the perplexity of its weights
+    perplexity = np.exp(-(weights * np.log(weights + 1e-300)).sum(axis=1))
+    run.facts.setdefault("learned_anchors", {})[name] = {
+        "pool": len(pool), "anchors": len(weights), "steps": s.anchor_steps,
+        "final_loss": float(loss.detach()), "mean_perplexity": float(perplexity.mean()),
+    }  # fmt: skip
+    return weights, np.asarray(pool)
 
 
 def _table(found: dict[str, Any]) -> str:
@@ -154,6 +217,11 @@ def _reading(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _perplexity(facts: dict[str, Any]) -> str:
+    values = [e["mean_perplexity"] for e in facts.get("learned_anchors", {}).values()]
+    return f"{min(values):.1f}-{max(values):.1f}" if values else "(not run)"
+
+
 def _setup(s: Settings, facts: dict[str, Any]) -> str:
     return "\n".join(
         [
@@ -162,6 +230,13 @@ def _setup(s: Settings, facts: dict[str, Any]) -> str:
             "(`relreps.similarities.product_similarity`)",
             "- whitened: each encoder's statistics fitted on its own training embeddings (the "
             f"same inputs in every space), shrinkage {s.shrinkage} (`relreps.whitening`)",
+            f"- learned anchors: {s.n_anchors} softmax mixtures of {s.pool_size} random training "
+            "samples, one mixture for every encoder (`relreps.nn.LearnedAnchors`), trained with "
+            "PARAM's objective without the task (coverage 0.95, diversity 0.05 in each whitened "
+            f"space, alignment across encoders 0.3), {s.anchor_steps} Adam steps at lr 0.05, "
+            f"temperature {s.anchor_temperature}; each anchor mixes "
+            + _perplexity(facts)
+            + " pool samples (perplexity of its weights)",
             "- a head (" + common.HEAD + f", {s.head_epochs} epochs) per encoder on its relative "
             "vectors reads every other encoder's test vectors; accuracy x100, mean ± std over "
             "ordered pairs and seeds",
