@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.add_argument("--resamples", type=int, default=20, help="subsamples per interval")
     comparing.add_argument("--seed", type=int, default=0)
     comparing.add_argument(
-        "--max-rows", type=int, default=50_000,
+        "--max-rows", type=int, default=10_000,
         help="above this many rows, neighbourhoods, intervals, translators and stitching use a "
         "random sample of this many; CKA and mean cosines also stream over all rows (0: no limit)",
     )  # fmt: skip

@@ -102,7 +102,7 @@ def compare(
     resamples: int = 20,
     seed: int = 0,
     names: tuple[str, str] = ("A", "B"),
-    max_rows: int | None = 50_000,
+    max_rows: int | None = 10_000,
 ) -> Comparison:
     """Compare two models' embeddings ``a`` ``(n, d_a)`` and ``b`` ``(n, d_b)`` of the same samples.
 

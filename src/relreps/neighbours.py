@@ -155,12 +155,16 @@ def _same_rows(q: torch.Tensor, keys: torch.Tensor, exclude_self: bool) -> bool:
 def _tile_shape(n: int, n_keys: int, elements: int) -> tuple[int, int]:
     """Query rows and key columns of one similarity tile of at most ``elements`` entries: all
     keys at once while that leaves room for a few hundred queries (one pass, no merging), else
-    square-ish tiles, since a matrix product with few rows re-reads every key for little work."""
+    tiles of at most 1,024 query rows and as many keys as the budget allows. A matrix product
+    with few rows re-reads every key for little work, but wide tiles keep the grouped selection
+    (:func:`_row_top_k`) reading each similarity about once: for 6,000 queries against 200,000
+    keys (64-d, k = 100, one thread), 1,024 x 32,768 tiles took 0.38x the time of square
+    5,792 x 5,792 ones."""
     elements = max(1, elements)
     if elements // n_keys >= min(n, 512):
         return min(n, elements // n_keys), n_keys
-    side = max(1, math.isqrt(elements))
-    return min(n, side), max(1, min(n_keys, elements // min(n, side)))
+    rows = min(n, 1024, max(1, math.isqrt(elements)))
+    return rows, max(1, min(n_keys, elements // rows))
 
 
 def _merge_top_k(
