@@ -272,7 +272,7 @@ def _streamed(out: Comparison, source_a: Any, source_b: Any, anchors_a, anchors_
     try:
         from relreps.dask import from_rows
 
-        x, y = from_rows(source_a), from_rows(source_b)
+        x, y = from_rows(source_a, chunk_rows=16_384), from_rows(source_b, chunk_rows=16_384)
     except ImportError as error:
         out.facts["streamed"] = f"not computed: {error}"
         return
