@@ -260,9 +260,14 @@ def main() -> None:
     )
     parser.add_argument("--cka-d", type=int, default=256)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--sections", nargs="+", choices=("projection", "cka"), default=["projection", "cka"]
+    )
     args = parser.parse_args()
-    write_section("projection", projection_section(args), not args.no_write)
-    write_section("cka", cka_section(args), not args.no_write)
+    if "projection" in args.sections:
+        write_section("projection", projection_section(args), not args.no_write)
+    if "cka" in args.sections:
+        write_section("cka", cka_section(args), not args.no_write)
 
 
 if __name__ == "__main__":
