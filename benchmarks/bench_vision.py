@@ -4,7 +4,7 @@ Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_vision.py``). Needs 
 extra. Writes a section of ``docs/benchmarks.md``.
 
 EfficientNet-Lite0 on Fashion-MNIST-sized grey images upsampled to the experiments' resolution
-(64 px), in turns: ``relreps`` (``TorchImageEncoder``: batches of 128 under
+(64 px), in turns: ``relreps`` (``TorchImageEncoder``: batches of 32 under
 ``torch.inference_mode``, channels-last), the same without channels-last, and the loop a user
 writes first (batches of 32 under ``torch.no_grad``, contiguous tensors). Images per second,
 median over rounds, and each method's ratio to the plain loop.
@@ -63,7 +63,7 @@ def main() -> None:
         return plain_order.encode(images, progress=False)
 
     methods = {
-        "relreps (batch 128, inference_mode, channels-last)": relreps_encoder,
+        "relreps (batch 32, inference_mode, channels-last)": relreps_encoder,
         "relreps without channels-last": without_channels_last,
         "plain loop (batch 32, no_grad, contiguous)": plain_loop,
     }

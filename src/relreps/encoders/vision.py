@@ -118,7 +118,7 @@ class TorchImageEncoder(Encoder):
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         device: str = "cpu",
-        batch_size: int = 128,
+        batch_size: int = 32,  # fastest on CPU (benchmarks/bench_vision.py): 16-128 measured
         channels_last: bool = True,
     ) -> None:
         self.resolution = check_int(resolution, "resolution", minimum=1)
@@ -181,7 +181,7 @@ def efficientnet_lite(
     resolution: int = 64,
     device: str = "cpu",
     cache_dir: Any = None,
-    batch_size: int = 128,
+    batch_size: int = 32,
 ) -> TorchImageEncoder:
     """ImageNet-pretrained EfficientNet-Lite0/1/2, frozen, 1280-d average-pooled final features.
 
