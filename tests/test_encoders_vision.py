@@ -72,6 +72,10 @@ def test_the_cache_serves_images(tmp_path):
 def test_options_are_refused_by_encoders_without_them():
     with pytest.raises(ValueError, match="takes no option"):
         get_encoder("use", resolution=64)
+    if HAS_LITE:  # the message names only the option the encoder lacks
+        with pytest.raises(ValueError, match=r"no option\(s\) \['colour'\]; given"):
+            get_encoder("efficientnet-lite0", resolution=64, colour=True)
+        assert get_encoder("efficientnet-lite0", resolution=64, batch_size=8).batch_size == 8
 
 
 @pytest.mark.skipif(not HAS_LITE, reason="needs the 'vision' extra")

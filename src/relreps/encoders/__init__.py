@@ -196,7 +196,13 @@ def get_encoder(
         return factory(device=device, cache_dir=cache_dir, **options)
     except TypeError as error:
         if options and "unexpected keyword" in str(error):
-            raise ValueError(f"Encoder {name!r} takes no option(s) {sorted(options)}.") from None
+            import re
+
+            unknown = re.findall(r"unexpected keyword argument '(\w+)'", str(error))
+            named = unknown or sorted(options)
+            raise ValueError(
+                f"Encoder {name!r} takes no option(s) {named}; given {sorted(options)}."
+            ) from None
         raise
 
 

@@ -224,8 +224,12 @@ def _version(package: str) -> str:
 
 
 def _lite(variant: str):
-    def make(*, device: str = "cpu", cache_dir: Any = None, resolution: int = 64) -> Encoder:
-        return efficientnet_lite(variant, resolution=resolution, device=device)
+    def make(
+        *, device: str = "cpu", cache_dir: Any = None, resolution: int = 64, batch_size: int = 32
+    ) -> Encoder:
+        return efficientnet_lite(
+            variant, resolution=resolution, device=device, batch_size=batch_size
+        )
 
     return make
 
