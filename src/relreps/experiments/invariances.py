@@ -219,7 +219,10 @@ def _reading(metrics: dict[str, Any]) -> str:
 
 def _perplexity(facts: dict[str, Any]) -> str:
     values = [e["mean_perplexity"] for e in facts.get("learned_anchors", {}).values()]
-    return f"{min(values):.1f}-{max(values):.1f}" if values else "(not run)"
+    if not values:
+        return "(not run)"
+    low, high = f"{min(values):.1f}", f"{max(values):.1f}"
+    return low if low == high else f"{low}-{high}"
 
 
 def _setup(s: Settings, facts: dict[str, Any]) -> str:
@@ -240,10 +243,22 @@ def _setup(s: Settings, facts: dict[str, Any]) -> str:
             "- a head (" + common.HEAD + f", {s.head_epochs} epochs) per encoder on its relative "
             "vectors reads every other encoder's test vectors; accuracy x100, mean ± std over "
             "ordered pairs and seeds",
-            f"- text: Debian descriptions, 10 topics, {s.train_per_class} / {s.test_per_class} per "
-            f"topic, encoders {', '.join(s.text_encoders)}",
-            f"- images: Fashion-MNIST, {s.train_size} / {s.test_size} images, "
-            f"{', '.join(s.image_encoders)} at {s.resolution} px and {s.cnn_seeds} CNNs",
+            *(
+                [
+                    f"- text: Debian descriptions, 10 topics, {s.train_per_class} / "
+                    f"{s.test_per_class} per topic, encoders {', '.join(s.text_encoders)}"
+                ]
+                if "text" in s.domains
+                else []
+            ),
+            *(
+                [
+                    f"- images: Fashion-MNIST, {s.train_size} / {s.test_size} images, "
+                    f"{', '.join(s.image_encoders)} at {s.resolution} px and {s.cnn_seeds} CNNs"
+                ]
+                if "images" in s.domains
+                else []
+            ),
             *(common.encoder_lines(facts) if "encoders" in facts else []),
         ]
     )
