@@ -464,7 +464,7 @@ def _reading(summary: dict[str, Any]) -> str:
         f"The paper's claim (a relative bottleneck costs about 0-2 points) holds on "
         f"{len(costs)} of {len(summary)} tasks here: relative is at most 2 points below absolute "
         f"on each of them, within 2 points either way on {len(within)}"
-        + (f", and more than 2 points above on {', '.join(better)}" if better else "")
+        + (f", and more than 2 points above on {'; '.join(better)}" if better else "")
         + ". The paper's numbers are recalled, not confirmed (`PAPER.md` item 3); its image "
         "encoder was a frozen ResNet-18."
     )
