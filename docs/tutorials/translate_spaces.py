@@ -83,7 +83,7 @@ for method, accuracy in scores.items():
 
 # %% [markdown]
 # Every translation lets USE's untouched classifier read MiniLM's embeddings far above chance
-# (0.1). With more anchors (`docs/results/translation-text`) Procrustes matches or beats
+# (0.1). With more anchors (`docs/results/translation`) Procrustes matches or beats
 # relative stitching.
 
 # %%
