@@ -149,6 +149,37 @@ def test_interrupted_projection_resumes(tmp_path, data, monkeypatch):
     )
 
 
+def test_a_full_disk_is_one_message_and_a_rerun_resumes(tmp_path, data, monkeypatch, capsys):
+    import errno
+
+    x, anchors = data
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "anchors.npy", anchors)
+    real = NpyRowWriter.write_block
+    written = []
+
+    def full_disk(self, block, out, checksum):
+        if len(written) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(block)
+        return real(self, block, out, checksum)
+
+    monkeypatch.setattr(NpyRowWriter, "write_block", full_disk)
+    args = ["project", str(tmp_path / "x.npy"), "--anchors", str(tmp_path / "anchors.npy"),
+            "--out", str(tmp_path / "out.npy"), "--block-rows", "100", "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "run the same command again" in err
+    assert "Traceback" not in err and not (tmp_path / "out.npy").exists()
+    monkeypatch.setattr(NpyRowWriter, "write_block", real)
+    assert main(args) == 0  # space freed: the rerun keeps the 3 finished blocks
+    assert "7 of 10 blocks" in capsys.readouterr().out
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npy"), relreps.relative_projection(x, anchors), atol=1e-6
+    )
+    assert not list(tmp_path.glob("*.partial*"))
+
+
 def test_resume_notices_an_input_rewritten_with_the_same_size_and_time(tmp_path, data, monkeypatch):
     import os
 
