@@ -237,23 +237,28 @@ def _sample_rows(n: int, max_rows: int | None, seed: int, anchors: Any) -> np.nd
 
 
 def _read_rows(source_a: Any, source_b: Any, kept: np.ndarray | None, block: int = 65_536):
-    """The rows ``kept`` (all when ``None``) of both sources as float64 arrays, reading blocks;
-    every row of both is checked for NaN and infinity on the way."""
+    """The rows ``kept`` (all when ``None``) of both sources as float64 arrays filled block by
+    block (one copy); every row of both is checked for NaN and infinity on the way."""
     if source_a.n_rows != source_b.n_rows:
         raise ValueError(
             f"A has {source_a.n_rows} rows and B has {source_b.n_rows}: row i of both must embed "
             "the same sample."
         )
     n = source_a.n_rows
-    parts: dict[str, list[np.ndarray]] = {"A": [], "B": []}
+    chosen_rows = n if kept is None else len(kept)
+    out = {name: np.empty((chosen_rows, source.dim), dtype=np.float64)
+           for name, source in (("A", source_a), ("B", source_b))}  # fmt: skip
     bad: dict[str, list[np.ndarray]] = {"A": [], "B": []}
+    filled = 0
     for start in range(0, n, block):
         stop = min(start + block, n)
         chosen = None if kept is None else kept[(kept >= start) & (kept < stop)] - start
+        count = stop - start if chosen is None else len(chosen)
         for name, source in (("A", source_a), ("B", source_b)):
             rows = source.read(start, stop)
             bad[name].append(start + np.flatnonzero(~np.isfinite(rows).all(axis=1)))
-            parts[name].append(rows if chosen is None else rows[chosen])
+            out[name][filled : filled + count] = rows if chosen is None else rows[chosen]
+        filled += count
     for name in ("A", "B"):
         found = np.concatenate(bad[name])
         if len(found):
@@ -261,7 +266,7 @@ def _read_rows(source_a: Any, source_b: Any, kept: np.ndarray | None, block: int
                 f"{name} has NaN or infinite values in {len(found)} row(s), first "
                 f"{found[:5].tolist()}."
             )
-    return tuple(np.concatenate(parts[name]).astype(np.float64) for name in ("A", "B"))
+    return out["A"], out["B"]
 
 
 def _streamed(out: Comparison, source_a: Any, source_b: Any, anchors_a, anchors_b) -> None:

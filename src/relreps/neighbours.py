@@ -157,9 +157,9 @@ def _tile_shape(n: int, n_keys: int, elements: int) -> tuple[int, int]:
     keys at once while that leaves room for a few hundred queries (one pass, no merging), else
     tiles of at most 1,024 query rows and as many keys as the budget allows. A matrix product
     with few rows re-reads every key for little work, but wide tiles keep the grouped selection
-    (:func:`_row_top_k`) reading each similarity about once: for 6,000 queries against 200,000
-    keys (64-d, k = 100, one thread), 1,024 x 32,768 tiles took 0.38x the time of square
-    5,792 x 5,792 ones."""
+    (:func:`_row_top_k`) reading each similarity about once: square tiles of 5,792 x 5,792 were
+    too narrow for it (``benchmarks/bench_sparse.py``: 6.02x faiss with them, 1.90x with these).
+    """
     elements = max(1, elements)
     if elements // n_keys >= min(n, 512):
         return min(n, elements // n_keys), n_keys

@@ -72,9 +72,10 @@ def run(run: base.Run) -> base.Result:
     metrics, tables = {}, []
     for domain in s.domains:
         embeddings, labels, n_classes = common.task_embeddings(run, domain)
+        whiteners = _whiteners(s, embeddings)
         found = {
             variant: common.matrix_summary(
-                [_scores(run, domain, variant, embeddings, labels, n_classes, seed)
+                [_scores(run, domain, variant, embeddings, whiteners, labels, n_classes, seed)
                  for seed in range(s.seeds)]
             )
             for variant in s.variants
@@ -85,6 +86,19 @@ def run(run: base.Run) -> base.Result:
     sections = (("Result", table + "\n\n" + _reading(metrics)), ("Setup", _setup(s, run.facts)))
     return base.Result("Products of invariances and whitened similarities", table, sections,
                        metrics)  # fmt: skip
+
+
+def _whiteners(s: Settings, embeddings) -> dict[str, Any]:
+    """Each encoder's whitening statistics, fitted once on its training embeddings (the same
+    inputs in every space), when a whitened variant is compared."""
+    from relreps.whitening import Whitener
+
+    if not any(str(VARIANTS[v]).startswith("whitened:") for v in s.variants):
+        return {}
+    return {
+        encoder: Whitener(shrinkage=s.shrinkage).fit(x["train"].astype(np.float64))
+        for encoder, x in embeddings.items()
+    }
 
 
 class _Relative:
@@ -101,12 +115,11 @@ class _Relative:
         return np.asarray(out, dtype=np.float32)
 
 
-def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.ndarray:
+def _scores(run, domain, variant, embeddings, whiteners, labels, n_classes, seed) -> np.ndarray:
     """The (encoder x head) accuracy matrix of ``variant`` at ``seed``."""
     from relreps import select_anchors
     from relreps.similarities import product_similarity
     from relreps.stitching import Accuracy
-    from relreps.whitening import Whitener
 
     s = run.settings
     n = len(labels["train"])
@@ -119,15 +132,14 @@ def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.nda
     spaces: dict[str, dict[str, _Relative]] = {"train": {}, "test": {}}
     learned = None
     if isinstance(spec, str) and spec.endswith(":learned"):
-        learned = _learned_mixture(run, domain, embeddings, seed)
+        learned = _learned_mixture(run, domain, embeddings, whiteners, seed)
     for encoder, x in embeddings.items():
         similarity: Any = spec
         if isinstance(spec, tuple):
             aggregate = "sum" if variant.endswith("sum") else "concat"
             similarity = product_similarity(spec, aggregate=aggregate)
         elif spec.startswith("whitened:"):  # statistics of this encoder's training embeddings
-            whitener = Whitener(shrinkage=s.shrinkage).fit(x["train"].astype(np.float64))
-            similarity = whitener.similarity(spec.split(":")[1])
+            similarity = whiteners[encoder].similarity(spec.split(":")[1])
         center = "anchors" if variant.endswith("centred") else None
         anchors = x["train"][rows]
         if learned is not None:  # the same mixture of the pool in every encoder
@@ -140,21 +152,21 @@ def _scores(run, domain, variant, embeddings, labels, n_classes, seed) -> np.nda
     )["relative"].scores  # fmt: skip
 
 
-def _learned_mixture(run, domain, embeddings, seed) -> tuple[np.ndarray, np.ndarray]:
+def _learned_mixture(run, domain, embeddings, whiteners, seed) -> tuple[np.ndarray, np.ndarray]:
     """Anchors learned as softmax mixtures of ``pool_size`` random training samples, one mixture
     shared by every encoder, with PARAM's objective without a task (Svendsen et al. 2026; its
     optional pre-training): coverage 0.95 and diversity 0.05 in each encoder's whitened space,
     plus 0.3 x the alignment of the pool's layer-normalised relative vectors across encoders.
     ``anchor_steps`` Adam steps at lr 0.05 and softmax temperature ``anchor_temperature``: the
     pre-training's 500 epochs at lr 0.01 and temperature 1 do not fit 2 cores, and at
-    temperature 1 a hundred steps leave the mixtures almost uniform over the pool.
+    temperature 1 and lr 0.01 the quick run's 30 steps left the mixtures uniform over the pool
+    (perplexity 299 of 300).
     Returns the ``(n_anchors, pool_size)`` weights and the pool's training rows."""
     import torch
 
     from relreps import select_anchors
     from relreps.models.training import seeded
     from relreps.nn import LearnedAnchors, alignment_loss, coverage_loss, diversity_loss
-    from relreps.whitening import Whitener
 
     s, name = run.settings, f"{domain}, seed {seed}, learned-anchor pool"
     n = len(next(iter(embeddings.values()))["train"])
@@ -162,9 +174,9 @@ def _learned_mixture(run, domain, embeddings, seed) -> tuple[np.ndarray, np.ndar
                            source=f"the {n} training {domain}")  # fmt: skip
     pool = run.anchors(name, drawn).indices
     spaces = []
-    for x in embeddings.values():
-        whitener = Whitener(shrinkage=s.shrinkage).fit(x["train"].astype(np.float64))
-        spaces.append(torch.as_tensor(whitener.transform(x["train"][pool]), dtype=torch.float32))
+    for encoder, x in embeddings.items():
+        whitened = whiteners[encoder].transform(x["train"][pool])
+        spaces.append(torch.as_tensor(whitened, dtype=torch.float32))
     with seeded(seed):
         k, temperature = min(s.n_anchors, len(pool)), s.anchor_temperature
         learned = LearnedAnchors(spaces, k, temperature=temperature, seed=seed)
