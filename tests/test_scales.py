@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import relreps
@@ -39,6 +39,7 @@ def data(dtype, seed: int):
 @pytest.mark.parametrize("name", SCALED_SIMILARITIES)
 @settings(max_examples=15, deadline=None)
 @given(exponent=st.integers(-300, 300), seed=st.integers(0, 100))
+@example(exponent=1, seed=25)  # poorly conditioned anchors: a float32 pinv lost 5.6e-4 relative
 def test_similarities_are_scale_invariant_over_the_whole_range(name, center, dtype, exponent, seed):
     low, high = EXPONENTS[dtype]
     scale = dtype(10.0 ** min(max(exponent, low), high))

@@ -235,8 +235,10 @@ def change_of_basis(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     # Least-squares (minimum-norm) coordinates c with c @ anchors ~= x. Directions with singular
     # values below sqrt(eps) of the largest count as absent: centred anchors are exactly rank
     # deficient, and rounding must not turn that null direction into huge coordinates.
+    # The pseudo-inverse is taken in float64 whatever the input (its rounding grows with the
+    # anchors' condition number: in float32 a poorly conditioned set loses 1e-4 relative).
     rtol = torch.finfo(anchors.dtype).eps ** 0.5
-    return x @ torch.linalg.pinv(anchors, rtol=rtol)
+    return x @ torch.linalg.pinv(anchors.double(), rtol=rtol).to(x.dtype)
 
 
 register_similarity(
