@@ -74,3 +74,20 @@ def test_refusals_say_what_is_wrong():
         correlation([1, 2, 3], [1, 3, 2], confidence=1.0)
     with pytest.raises(TypeError, match="sequence of numbers"):
         correlation(["a", "b", "c"], [1, 2, 3])
+
+
+def test_correlations_tabulate_every_series_and_name_the_undefined_ones():
+    from relreps.statistics import correlations
+
+    y = [1.0, 2.0, 3.0, 4.0, 5.0]
+    found = correlations(
+        {"rising": [2.0, 4.0, 6.0, 8.0, 10.0], "flat": [1.0] * 5}, y, resamples=100, seed=0
+    )
+    assert found["rising"]["pearson"]["r"] == pytest.approx(1.0)
+    assert found["rising"]["spearman"]["r"] == pytest.approx(1.0)
+    assert set(found["flat"]) == {"pearson", "spearman"}
+    assert (
+        "constant" in found["flat"]["pearson"]["undefined"] and found["flat"]["pearson"]["n"] == 5
+    )
+    with pytest.raises(ValueError, match="method"):
+        correlations({"rising": y}, y, ("pearsn",))

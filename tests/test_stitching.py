@@ -180,3 +180,29 @@ def test_a_diverged_pair_is_counted_not_taken_for_incompatible():
 def test_a_prediction_of_another_shape_is_an_error():
     with pytest.raises(ValueError, match=r"prediction has shape \(2, 3\) but the target \(2, 1\)"):
         squared_error(torch.ones(2, 3), torch.ones(2, 1))
+
+
+def test_translate_brings_each_encoder_into_the_decoder_space_before_decoding():
+    from relreps.translation import Translator
+
+    # b is a rotation of a: a decoder of a's space reads b only after translation.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    rotation = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    spaces = {"a": x, "b": x @ rotation}
+    weights = torch.from_numpy(rng.normal(size=(4, 1)))
+    decoders = {"a": lambda z: z @ weights, "b": lambda z: z @ rotation.T.copy() @ weights}
+    targets = torch.from_numpy(x) @ weights
+    calls = []
+
+    def translate(source, target, value):
+        calls.append((source, target))
+        fitted = Translator("ortho", scaling="none").fit(spaces[source][:50], spaces[target][:50])
+        return fitted.transform(value)
+
+    plain = stitch_representations(spaces, decoders, targets, METRIC)
+    translated = stitch_representations(spaces, decoders, targets, METRIC, translate=translate)
+    assert sorted(calls) == [("a", "b"), ("b", "a")]  # never on the diagonal
+    np.testing.assert_array_equal(np.diag(plain.scores), np.diag(translated.scores))
+    assert plain.scores[0, 1] > 0.1 and plain.scores[1, 0] > 0.1  # unaligned: far off
+    assert translated.scores[0, 1] < 1e-12 and translated.scores[1, 0] < 1e-12

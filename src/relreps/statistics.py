@@ -16,6 +16,7 @@ the same seed gives the same interval.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from relreps._checks import check_choice, check_int
 
-__all__ = ["CORRELATIONS", "Correlation", "correlation"]
+__all__ = ["CORRELATIONS", "Correlation", "correlation", "correlations"]
 
 CORRELATIONS = ("pearson", "spearman")
 
@@ -119,6 +120,26 @@ def correlation(
         confidence=confidence,
         resamples=len(found),
     )
+
+
+def correlations(
+    xs: Mapping[str, Any], y: Any, methods: Sequence[str] = CORRELATIONS, **options: Any
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`correlation` of every series of ``xs`` against ``y`` by every method, as
+    ``{name: {method: Correlation.to_dict()}}``; a pair that has no correlation (too few values,
+    a constant series) is ``{"undefined": the reason, "n": its length}`` instead of an error, so
+    one degenerate group does not stop a whole table. ``options`` go to :func:`correlation`."""
+    for method in methods:  # a misspelt method is an error, not an undefined correlation
+        check_choice(method, "method", CORRELATIONS)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, x in xs.items():
+        for method in methods:
+            try:
+                found = correlation(x, y, method, **options).to_dict()
+            except ValueError as error:
+                found = {"undefined": str(error), "n": len(x)}
+            out.setdefault(name, {})[method] = found
+    return out
 
 
 def _series(values: Any, name: str) -> np.ndarray:

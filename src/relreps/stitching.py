@@ -309,6 +309,7 @@ def stitch_representations(
     metric: Callable[[], Metric],
     *,
     widths: Mapping[str, int] | None = None,
+    translate: Callable[[str, str, Any], Any] | None = None,
 ) -> StitchingResult:
     """Score every decoder on every encoder's representation of the same samples.
 
@@ -332,6 +333,11 @@ def stitch_representations(
         Decoder name -> the input width it was trained on: pairs whose representation has
         another width are not scored (NaN), e.g. absolute latents of different sizes. Every pair
         is scored when ``None``.
+    translate
+        ``translate(encoder, decoder, representation)`` -> the representation brought into
+        the decoder's space (e.g. a :class:`~relreps.translation.Translator` fitted on parallel
+        anchors), for every pair of different names; the diagonal reads its own representation.
+        ``None``: every decoder reads the representations as they are.
 
     Returns
     -------
@@ -351,14 +357,17 @@ def stitch_representations(
     encoder_names, decoder_names = tuple(tensors), tuple(decoders)
     scores = np.full((len(encoder_names), len(decoder_names)), np.nan)
     compatible = np.zeros(scores.shape, dtype=bool)
-    with torch.inference_mode():
-        for i, e in enumerate(encoder_names):
-            for j, d in enumerate(decoder_names):
-                if widths is not None and tensors[e].shape[-1] != widths[d]:
-                    continue
-                value = new_metric()
-                value.update(decoders[d](tensors[e]), target)
-                scores[i, j], compatible[i, j] = value.compute(), True
+    for i, e in enumerate(encoder_names):
+        for j, d in enumerate(decoder_names):
+            inputs = tensors[e]
+            if translate is not None and e != d:  # outside inference mode: fits may need grads
+                inputs = _as_tensor(translate(e, d, representations[e]))
+            if widths is not None and inputs.shape[-1] != widths[d]:
+                continue
+            value = new_metric()
+            with torch.inference_mode():
+                value.update(decoders[d](inputs), target)
+            scores[i, j], compatible[i, j] = value.compute(), True
     return _checked(StitchingResult(encoder_names, decoder_names, scores, compatible))
 
 

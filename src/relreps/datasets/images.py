@@ -11,6 +11,7 @@ import gzip
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,16 @@ class ImageDataset:
     @property
     def image_shape(self) -> tuple[int, int]:
         return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
+
+    def tensor(self, split: str) -> Any:
+        """The ``"train"`` or ``"test"`` images as a float32 tensor ``(n, 1, height, width)`` in
+        [0, 1]: what the models of :mod:`relreps.models` read."""
+        import torch
+
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+        images = self.train_images if split == "train" else self.test_images
+        return torch.from_numpy(images).float().div_(255).unsqueeze(1)
 
     def subset(
         self, n_train: int | None = None, n_test: int | None = None, seed: int = 0

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from relreps.experiments import base
+from relreps.experiments import base, common
 from relreps.experiments.base import option
 from relreps.experiments.report import (
     format_mean_std,
@@ -101,7 +101,7 @@ def run(run: base.Run) -> base.Result:
     for note in dataset.notes:
         run.log(note)
     dataset = dataset.subset(s.train_size, s.test_size, seed=0)
-    train_images, test_images = _to_tensor(dataset.train_images), _to_tensor(dataset.test_images)
+    train_images, test_images = dataset.tensor("train"), dataset.tensor("test")
     n_train, n_test = len(train_images), len(test_images)
     if s.n_anchors > n_train:
         raise ValueError(f"--n-anchors {s.n_anchors} exceeds the {n_train} training images.")
@@ -159,12 +159,10 @@ def run(run: base.Run) -> base.Result:
         )
         for variant, by_seed in models.items()
     }
-    similarity = {v: _cross_seed_cosine(by_seed, test_images) for v, by_seed in models.items()}
-    spread = {
-        v: _cosine_spread(by_seed["0"], test_images)
-        for v, by_seed in models.items()
-        if VARIANTS[v][1]
-    }
+    with torch.inference_mode():  # each seed's representation of the first 2,000 test images
+        sent = {v: [m.embed(test_images[:2000]) for m in by.values()] for v, by in models.items()}
+    similarity = {variant: common.cross_seed_cosine(spaces) for variant, spaces in sent.items()}
+    spread = {v: common.cosine_spread(spaces[0]) for v, spaces in sent.items() if VARIANTS[v][1]}
     rows, checks = [], {}
     for variant, result in results.items():
         summary = result.summary()
@@ -207,35 +205,6 @@ def run(run: base.Run) -> base.Result:
     return base.Result("Zero-shot stitching of image autoencoders", table, sections, metrics)
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).float().div_(255).unsqueeze(1)
-
-
-def _cross_seed_cosine(by_seed: dict, test_images: torch.Tensor, n_images: int = 2000) -> float:
-    """Mean cosine of row-centred representations two seeds transmit for the same test images
-    (what a decoder sees after its LayerNorm), over pairs of seeds: near 0 for absolute latents,
-    near 1 when the relative representations of different seeds agree."""
-    from relreps.measures import mean_cosine
-
-    with torch.inference_mode():
-        embeddings = [model.embed(test_images[:n_images]) for model in by_seed.values()]
-        embeddings = [e - e.mean(dim=1, keepdim=True) for e in embeddings]
-    pairs = [
-        mean_cosine(embeddings[i], embeddings[j])
-        for i in range(len(embeddings))
-        for j in range(i + 1, len(embeddings))
-    ]
-    return float(np.mean(pairs))
-
-
-def _cosine_spread(model, test_images: torch.Tensor, n_images: int = 2000) -> dict[str, float]:
-    """A relative model's raw cosines to its anchors: the mean over images of their mean and of
-    their std across anchors. A mean near 1 with a tiny spread is a narrow cone."""
-    with torch.inference_mode():
-        cosines = model.embed(test_images[:n_images])
-    return {"mean": float(cosines.mean()), "std_across_anchors": float(cosines.std(dim=1).mean())}
-
-
 # --- models ------------------------------------------------------------------------------------
 
 
@@ -249,21 +218,12 @@ def _job(variant: str, seed: int, n_train: int, data_key: dict, s: Settings, sha
     else:
         kind, relative = VARIANTS[variant]
         config = AutoencoderConfig(
-            kind=kind,
-            relative=relative,
-            latent_dim=s.latent_dim,
-            n_anchors=s.n_anchors,
-            image_size=shape,
-            beta=s.beta,
-            center=s.center if relative else None,
+            kind=kind, relative=relative, latent_dim=s.latent_dim, n_anchors=s.n_anchors,
+            image_size=shape, beta=s.beta, center=s.center if relative else None,
             latent_norm=s.latent_norm if relative else None,
-        )
-    key = {
-        "architecture": ARCHITECTURE_VERSION,
-        "config": config.to_dict(),
-        "seed": seed,
-        "data": data_key,
-    }
+        )  # fmt: skip
+    key = {"architecture": ARCHITECTURE_VERSION, "config": config.to_dict(), "seed": seed,
+           "data": data_key}  # fmt: skip
     label = config.name + (" (2-D, figure)" if variant == FIGURE_VARIANT else "")
     payload = {"variant": variant, "config": config, "n_train": n_train}
     return ModelJob(f"{variant}-seed{seed}", key, label=label, seed=seed, payload=payload)
@@ -307,11 +267,7 @@ def _latent_rotation_figure(run, dataset, seed_models, train_images, test_images
     from relreps import relative_projection
 
     n_points = min(2000, len(test_images))
-    panels: dict[str, list[np.ndarray]] = {
-        "absolute latent": [],
-        "relative, cosine": [],
-        "relative, rbf": [],
-    }
+    panels: dict[str, list] = {"absolute latent": [], "relative, cosine": [], "relative, rbf": []}
     for model in seed_models:
         with torch.inference_mode():
             latents = model.embed(test_images[:n_points])

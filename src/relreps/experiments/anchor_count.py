@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from relreps.experiments import base, common
 from relreps.experiments.base import option
-from relreps.experiments.report import format_mean_std, markdown_table
+from relreps.experiments.report import curve_figure, format_mean_std, markdown_table
 
 __all__ = ["NAME", "Settings", "run"]
 
@@ -75,7 +74,14 @@ def run(run: base.Run) -> base.Result:
     from relreps.stitching import Accuracy
 
     s = run.settings
-    domains = {"images": _images(run), "text": _texts(run)}
+    domains = {
+        "images": common.fashion_embeddings(
+            run, s.image_encoders, resolution=s.resolution, train_size=s.train_size,
+            test_size=s.test_size, data_dir=s.data_dir,
+        ),
+        "text": common.topic_embeddings(run, s.text_encoders, s.train_per_class,
+                                        s.test_per_class),
+    }  # fmt: skip
     curves: dict[str, Any] = {}
     for domain, (embeddings, labels, n_classes) in domains.items():
         first, second = embeddings
@@ -97,20 +103,11 @@ def run(run: base.Run) -> base.Result:
                     for split in ("train", "test")
                 }
                 result = common.classification_stitching(
-                    spaces["train"],
-                    spaces["test"],
-                    labels["train"],
-                    labels["test"],
-                    n_classes,
-                    seed=seed,
-                    epochs=s.epochs,
-                    modes=("relative",),
-                    metric=Accuracy,
-                )["relative"]
-                same = [result.scores[i, i] for i in range(2)]
-                across = [result.scores[0, 1], result.scores[1, 0]]
-                runs["non-stitched"].setdefault(count, []).extend(same)
-                runs["stitched"].setdefault(count, []).extend(across)
+                    spaces["train"], spaces["test"], labels["train"], labels["test"], n_classes,
+                    seed=seed, epochs=s.epochs, modes=("relative",), metric=Accuracy,
+                )["relative"]  # fmt: skip
+                runs["non-stitched"].setdefault(count, []).extend(result.non_stitched().tolist())
+                runs["stitched"].setdefault(count, []).extend(result.stitched().tolist())
             run.log(f"{domain}: {count} anchors scored")
         curves[domain] = {
             "encoders": [first, second],
@@ -135,28 +132,6 @@ def _select(count: int, n_train: int, seed: int, domain: str) -> Any:
     return select_anchors(
         None, count, n_samples=n_train, seed=seed, source=f"the {n_train} training {domain}"
     )
-
-
-def _images(run: base.Run):
-    from relreps.datasets.images import load_image_dataset
-
-    s = run.settings
-    data = load_image_dataset(s.data_dir).subset(s.train_size, s.test_size, seed=0)
-    run.facts["images"] = {"name": data.name, "sha256": data.sha256, "train": s.train_size}
-    splits = {"train": data.train_images, "test": data.test_images}
-    embeddings = common.embed_all(
-        run, s.image_encoders, splits, label=data.name, resolution=s.resolution
-    )
-    labels = {"train": data.train_labels, "test": data.test_labels}
-    return embeddings, labels, len(data.class_names)
-
-
-def _texts(run: base.Run):
-    s = run.settings
-    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
-    run.facts["texts"] = {"name": topics.name, **topics.source}
-    embeddings = common.embed_all(run, s.text_encoders, topics.texts, label=topics.name)
-    return embeddings, topics.labels, len(topics.classes)
 
 
 def _graph_curve(run: base.Run) -> dict[str, Any]:
@@ -233,25 +208,9 @@ def _reading(curves: dict[str, Any]) -> str:
 
 
 def _figure(run: base.Run, curves: dict[str, Any]) -> None:
-    if not run.drawing:
-        return
-    figure = run.figure(figsize=(5.2 * len(curves), 3.8))
-    axes = np.atleast_1d(figure.subplots(1, len(curves)))
-    for axis, (domain, curve) in zip(axes, curves.items(), strict=True):
-        for kind, colour in (("non-stitched", "C0"), ("stitched", "C1")):
-            points = sorted((int(c), v) for c, v in curve[kind].items() if v)
-            x = np.array([c for c, _ in points])
-            mean = np.array([v["mean"] for _, v in points])
-            std = np.array([v["std"] for _, v in points])
-            axis.plot(x, mean, "o-", color=colour, label=kind, markersize=3)
-            axis.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2)
-        axis.set_xscale("log")
-        axis.set_xlabel("number of anchors")
-        axis.set_ylabel("accuracy x100")
-        axis.set_title(f"{domain}: {' ↔ '.join(curve['encoders'])}", fontsize=10)
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    run.save_figure(figure, "anchor_count.png")
+    panels = {f"{d}: {' ↔ '.join(c['encoders'])}": ("accuracy x100", {k: c[k] for k in (
+        "non-stitched", "stitched")}) for d, c in curves.items()}  # fmt: skip
+    curve_figure(run, panels, "anchor_count.png", xlabel="number of anchors", width=5.2)
 
 
 def _setup(s: Settings, facts: dict[str, Any]) -> str:

@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from relreps._checks import check_int
 
 __all__ = ["Result", "Run", "Settings", "arguments_for", "command_line", "option"]
@@ -441,6 +443,14 @@ class Run:
             raise ValueError(f"Say where the anchor set {name!r} comes from: pass source=.")
         self.anchor_sets[name] = record
         return anchors
+
+    def anchor_rows(self, name: str, draw: Callable[[], Any]) -> np.ndarray:
+        """The indices of the anchor set ``name``: drawn with ``draw()`` (which returns an
+        :class:`~relreps.anchors.Anchors` carrying its source) and recorded the first time a
+        run asks for it, read back from the record after that (the same rows every time)."""
+        if name not in self.anchor_sets:
+            self.anchors(name, draw())
+        return np.asarray(self.anchor_sets[name]["indices"])
 
     # --- figures -----------------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ __all__ = [
     "anisotropy",
     "classification_stitching",
     "cnn_encoders",
+    "cosine_spread",
+    "cross_seed_cosine",
     "debian_topics",
     "embed_all",
     "encoder_lines",
@@ -199,8 +201,8 @@ def fashion_embeddings(
     resolution: int,
     train_size: int,
     test_size: int,
-    cnn_seeds: int,
-    cnn_epochs: int,
+    cnn_seeds: int = 0,
+    cnn_epochs: int = 1,
     data_dir: Any = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], int]:
     """Fashion-MNIST embedded by the pretrained image ``encoders`` and by ``cnn_seeds`` CNNs of
@@ -211,10 +213,11 @@ def fashion_embeddings(
     run.facts["images"] = {"name": data.name, "sha256": data.sha256}
     splits = {"train": data.train_images, "test": data.test_images}
     embeddings = embed_all(run, encoders, splits, label=data.name, resolution=resolution)
-    cnns = cnn_encoders(run, data, (32,), cnn_seeds, epochs=cnn_epochs)
-    for name, encoder in cnns.items():
-        run.use_encoder(name, encoder)
-    embeddings.update(embed_all(run, list(cnns), splits, label=data.name))
+    if cnn_seeds:
+        cnns = cnn_encoders(run, data, (32,), cnn_seeds, epochs=cnn_epochs)
+        for name, encoder in cnns.items():
+            run.use_encoder(name, encoder)
+        embeddings.update(embed_all(run, list(cnns), splits, label=data.name))
     labels = {"train": data.train_labels, "test": data.test_labels}
     return embeddings, labels, len(data.class_names)
 
@@ -268,7 +271,7 @@ def image_classifiers(
     from relreps.models.cnn import load_image_classifier, save_image_classifier
     from relreps.models.store import ModelJob
 
-    images = torch.from_numpy(data.train_images).float().div(255).unsqueeze(1)
+    images = data.tensor("train")
     jobs = []
     for name, (config, seed, rows) in specs.items():
         key = {
@@ -432,6 +435,25 @@ def anisotropy(vectors: np.ndarray, n: int = 1000, seed: int = 0) -> float:
     gram = unit @ unit.T
     m = len(unit)
     return float((gram.sum() - np.trace(gram)) / max(m * (m - 1), 1))
+
+
+def cross_seed_cosine(spaces: Sequence[Any]) -> float:
+    """Mean cosine of the row-centred representations that models of different seeds give the
+    same samples (what a decoder sees after its LayerNorm), over pairs of seeds: near 0 for
+    absolute latents, near 1 when the relative representations of different seeds agree."""
+    from relreps.measures import mean_cosine
+
+    centred = [x - x.mean(1)[:, None] for x in spaces]
+    pairs = [mean_cosine(centred[i], centred[j])
+             for i in range(len(centred)) for j in range(i + 1, len(centred))]  # fmt: skip
+    return float(np.mean(pairs))
+
+
+def cosine_spread(cosines: Any) -> dict[str, float]:
+    """Raw cosines to the anchors (a relative representation, an ``(n, n_anchors)`` tensor): the
+    mean, and the (unbiased) std across anchors averaged over samples. A mean near 1 with a tiny
+    std is a narrow cone, which leaves little for a decoder to read."""
+    return {"mean": float(cosines.mean()), "std_across_anchors": float(cosines.std(1).mean())}
 
 
 # --- classification stitching ------------------------------------------------------------------

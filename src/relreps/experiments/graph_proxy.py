@@ -26,7 +26,7 @@ import torch
 
 from relreps.experiments import base, common
 from relreps.experiments.base import option
-from relreps.experiments.report import markdown_table
+from relreps.experiments.report import correlation_table
 
 __all__ = ["NAME", "Settings", "run"]
 
@@ -100,10 +100,8 @@ def run(run: base.Run) -> base.Result:
     tracked = common.node_classifiers(run, graph, {"long-trained": long_run})["long-trained"]
     spaces = {"long-trained": _spaces(tracked, graph)}
     # every grid model records its similarity to the long-trained one at every epoch
-    trained = common.node_classifiers(
-        run, graph, grid, reference=spaces["long-trained"]["relative"]
-    )
-    models = {"long-trained": tracked, **trained}
+    found = common.node_classifiers(run, graph, grid, reference=spaces["long-trained"]["relative"])
+    models = {"long-trained": tracked, **found}
     rows = [_row(name, models[name], (grid.get(name) or long_run)) for name in models]
     finished = [r for r in rows if not r["diverged"]]
     reference = max(finished, key=lambda r: (r["best_val_accuracy"], r["name"] == "long-trained"))
@@ -112,23 +110,16 @@ def run(run: base.Run) -> base.Result:
     others = [r for r in finished if r is not reference]
     correlations = _correlations(others, s.resamples)
     curves = _curves(run, rows, models)
-    table = _table(correlations)
+    table = correlation_table(correlations, "similarity to the reference")
     _figure(run, others, curves, reference)
     sections = (
         ("Result", table + "\n\n" + _reading(correlations, curves, reference, rows)),
         ("Setup", _setup(s, run.facts, len(grid), reference)),
     )
-    metrics = {
-        "reference": reference,
-        "correlations": correlations,
-        "curves": curves,
-        "runs": rows,
-        "grid_size": len(grid),
-        "diverged": len(rows) - len(finished),
-    }
-    return base.Result(
-        "Latent similarity as a performance proxy (paper section 4.2)", table, sections, metrics
-    )
+    metrics = {"reference": reference, "correlations": correlations, "curves": curves, "runs": rows,
+               "grid_size": len(grid), "diverged": len(rows) - len(finished)}  # fmt: skip
+    title = "Latent similarity as a performance proxy (paper section 4.2)"
+    return base.Result(title, table, sections, metrics)
 
 
 def _config(s: Settings, graph: Any, **choices: Any) -> Any:
@@ -176,22 +167,11 @@ def _spaces(model: Any, graph: Any) -> dict[str, torch.Tensor]:
 
 def _row(name: str, model: Any, spec: tuple) -> dict[str, Any]:
     config, seed, options, _ = spec
-    record = model.record
-    return {
-        "name": name,
-        "layer": config.layer,
-        "depth": config.n_layers,
-        "dropout": config.dropout,
-        "activation": config.activation,
-        "conv_activation": config.conv_activation,
-        "optimizer": options["optimizer"],
-        "lr": options["lr"],
-        "epochs": options["epochs"],
-        "seed": seed,
-        "best_val_accuracy": record["best_val_accuracy"],
-        "best_epoch": record["best_epoch"],
-        "diverged": record["diverged"],
-    }
+    row = {"name": name, "layer": config.layer, "depth": config.n_layers}
+    row.update({k: getattr(config, k) for k in ("dropout", "activation", "conv_activation")})
+    row.update({k: options[k] for k in ("optimizer", "lr", "epochs")}, seed=seed)
+    row.update({k: model.record[k] for k in ("best_val_accuracy", "best_epoch", "diverged")})
+    return row
 
 
 def _similarities(rows: list[dict], spaces: dict, reference: dict) -> None:
@@ -205,28 +185,18 @@ def _similarities(rows: list[dict], spaces: dict, reference: dict) -> None:
 
 def _correlations(rows: list[dict], resamples: int) -> dict[str, Any]:
     """Every measure against the best validation accuracy, over all runs and per layer type."""
-    from relreps.statistics import correlation
+    from relreps.statistics import correlations
 
     groups = {"all runs": rows}
     for layer in sorted({r["layer"] for r in rows}):
         members = [r for r in rows if r["layer"] == layer]
         if len(members) >= 10 and len(members) < len(rows):  # a bootstrap needs some runs
             groups[f"{layer} runs"] = members
-    out: dict[str, Any] = {}
-    for group, members in groups.items():
-        accuracy = [r["best_val_accuracy"] for r in members]
-        for label in MEASURES:
-            entry = {}
-            for method in ("pearson", "spearman"):
-                try:
-                    found = correlation(
-                        [r[label] for r in members], accuracy, method, resamples=resamples
-                    )
-                    entry[method] = found.to_dict()
-                except ValueError as error:  # too few runs, or a constant series
-                    entry[method] = {"undefined": str(error), "n": len(members)}
-            out.setdefault(group, {})[label] = entry
-    return out
+    return {
+        group: correlations({label: [r[label] for r in members] for label in MEASURES},
+                            [r["best_val_accuracy"] for r in members], resamples=resamples)
+        for group, members in groups.items()
+    }  # fmt: skip
 
 
 def _curves(run: base.Run, rows: list[dict], models: dict) -> dict[str, Any]:
@@ -266,29 +236,6 @@ def _curves(run: base.Run, rows: list[dict], models: dict) -> dict[str, Any]:
         "positive": int((values > 0).sum()),
     }
     return {"shown": shown, "within_runs": summary}
-
-
-def _table(correlations: dict[str, Any]) -> str:
-    rows = []
-    for group, by_measure in correlations.items():
-        for label, entry in by_measure.items():
-            cells = []
-            for method in ("pearson", "spearman"):
-                found = entry[method]
-                cells.append(
-                    "undefined"
-                    if "undefined" in found
-                    else f"{found['r']:+.3f} [{found['low']:+.3f}, {found['high']:+.3f}]"
-                )
-            rows.append([group, label, *cells, entry["pearson"].get("n")])
-    headers = [
-        "runs",
-        "similarity to the reference",
-        "Pearson r [95% CI]",
-        "Spearman ρ [95% CI]",
-        "n",
-    ]
-    return markdown_table(headers, rows)
 
 
 def _reading(correlations: dict, curves: dict, reference: dict, rows: list[dict]) -> str:

@@ -125,15 +125,9 @@ def run(run: base.Run) -> base.Result:
             test = {e: common.Space(x["test"], train[e].anchors) for e, x in embeddings.items()}
             modes = common.MODES if setting == "in-domain" else common.MODES[1:]
             found = common.classification_stitching(
-                train,
-                test,
-                data.train_labels,
-                data.test_labels,
-                n_classes,
-                seed=seed,
-                epochs=s.epochs,
-                modes=modes,
-            )
+                train, test, data.train_labels, data.test_labels, n_classes, seed=seed,
+                epochs=s.epochs, modes=modes,
+            )  # fmt: skip
             for mode, result in found.items():
                 results.setdefault((setting, mode), []).append(result)
         run.log(f"seed {seed}: heads trained and scored")
@@ -148,14 +142,8 @@ def run(run: base.Run) -> base.Result:
     }
     table = _table(summary)
     panels = {mode: summary[f"in-domain, {mode}"]["matrix"] for mode in common.MODES}
-    stitching_heatmaps(
-        run,
-        panels,
-        names,
-        names,
-        "stitching_matrix.png",
-        title=f"Weighted F1 x100, {s.n_anchors} in-domain anchors, mean over seeds",
-    )
+    title = f"Weighted F1 x100, {s.n_anchors} in-domain anchors, mean over seeds"
+    stitching_heatmaps(run, panels, names, names, "stitching_matrix.png", title=title)
     matrices = "\n\n".join(
         f"**{key}** (rows: encoder at test time; columns: the encoder the head was trained on)\n\n"
         + stitching_matrix_table(entry["matrix"], names, names, corner="encoder \\ head")

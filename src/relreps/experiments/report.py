@@ -15,6 +15,8 @@ import numpy as np
 from relreps.io import write_json_atomic, write_text_atomic
 
 __all__ = [
+    "correlation_table",
+    "curve_figure",
     "format_mean_std",
     "image_grid",
     "markdown_table",
@@ -105,6 +107,55 @@ def stitching_heatmaps(
         axis.set_ylabel(ylabel)
         axis.set_title(label, fontsize=10)
     figure.suptitle(title)
+    figure.tight_layout()
+    return run.save_figure(figure, name)
+
+
+def correlation_table(correlations: Mapping[str, Mapping[str, Any]], what: str) -> str:
+    """One row per group and series of :func:`relreps.statistics.correlations` results
+    (``{group: {series: {method: result}}}``): Pearson and Spearman with their intervals."""
+    rows = []
+    for group, by_series in correlations.items():
+        for label, entry in by_series.items():
+            cells = [
+                "undefined"
+                if "undefined" in found
+                else f"{found['r']:+.3f} [{found['low']:+.3f}, {found['high']:+.3f}]"
+                for found in (entry["pearson"], entry["spearman"])
+            ]
+            rows.append([group, label, *cells, entry["pearson"].get("n")])
+    headers = ["runs", what, "Pearson r [95% CI]", "Spearman ρ [95% CI]", "n"]
+    return markdown_table(headers, rows)
+
+
+def curve_figure(
+    run: Any,
+    panels: Mapping[str, tuple[str, Mapping[str, Mapping[str, Any]]]],
+    name: str,
+    *,
+    xlabel: str,
+    width: float = 5.0,
+) -> str | None:
+    """Curves with bands of one standard deviation on a log x axis, one panel per entry:
+    ``{title: (ylabel, {curve label: {str(x): {"mean", "std"} or None}})}`` (undefined points
+    left out), saved as ``name``; ``None`` when the run draws no figures."""
+    if not run.drawing:
+        return None
+    figure = run.figure(figsize=(width * len(panels), 3.8))
+    axes = np.atleast_1d(figure.subplots(1, len(panels)))
+    for axis, (title, (ylabel, curves)) in zip(axes, panels.items(), strict=True):
+        for label, points in curves.items():
+            shown = sorted((int(x), v) for x, v in points.items() if v)
+            x = np.array([c for c, _ in shown])
+            mean = np.array([v["mean"] for _, v in shown])
+            std = np.array([v["std"] for _, v in shown])
+            axis.plot(x, mean, "o-", label=label, markersize=3)
+            axis.fill_between(x, mean - std, mean + std, alpha=0.2)
+        axis.set_xscale("log")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        axis.set_title(title, fontsize=10)
+        axis.legend(fontsize=7)
     figure.tight_layout()
     return run.save_figure(figure, name)
 

@@ -25,7 +25,7 @@ import torch
 
 from relreps.experiments import base, common
 from relreps.experiments.base import option
-from relreps.experiments.report import format_mean_std, markdown_table
+from relreps.experiments.report import curve_figure, format_mean_std, markdown_table
 
 __all__ = ["NAME", "Settings", "run"]
 
@@ -34,11 +34,9 @@ TRANSLATORS = (
     "ortho", "scaled-ortho", "linear", "l-ortho", "affine", "ridge", "affine-sgd", "relative",
 )  # fmt: skip
 RELATIVE_MODES = ("relative", "relative-centred")
-MODE_LABELS = {
-    "absolute": "absolute",
-    "relative": "relative stitching",
-    "relative-centred": "relative stitching, centred",
-}
+MODE_LABELS = {"absolute": "absolute", "relative": "relative stitching",
+               "relative-centred": "relative stitching, centred"}  # fmt: skip
+_SCALINGS = ("standard", "isotropic", "center", "none")
 
 
 def _label(kind: str, name: str) -> str:
@@ -47,9 +45,6 @@ def _label(kind: str, name: str) -> str:
     if kind == "mode":
         return MODE_LABELS[name]
     return "inverse relative projection" if name == "relative" else name
-
-
-_SCALINGS = ("standard", "isotropic", "center", "none")
 
 
 @dataclass(frozen=True)
@@ -100,16 +95,37 @@ def run(run: base.Run) -> base.Result:
 # --- classification ----------------------------------------------------------------------------
 
 
-def _classification(run: base.Run, domain: str, embeddings, labels, n_classes) -> dict[str, Any]:
+def _classification(run: base.Run, domain: str, x, y, n_classes) -> dict[str, Any]:
     """Every mode and translator at ``n_anchors``, then the best three over ``anchor_counts``."""
-    s = run.settings
-    task = _Task(run, domain, embeddings, labels, n_classes)
-    kinds = [("mode", m) for m in ("absolute", *RELATIVE_MODES)] + [
-        ("translator", m) for m in s.methods
-    ]
+    from relreps.stitching import Accuracy, stitch_representations
+
+    s, heads = run.settings, {}
+
+    def scores(kind: str, mode: str, count: int, seed: int) -> np.ndarray:
+        """The (encoder x head) accuracy matrix of a ``"mode"`` of the paper's stitching or a
+        ``"translator"`` at ``count`` anchors and ``seed``."""
+        rows = _rows(run, domain, count, len(y["train"]), seed, f"training {domain}")
+        if kind == "mode":
+            spaces = {split: {e: common.Space(v[split], v["train"][rows]) for e, v in x.items()}
+                      for split in ("train", "test")}  # fmt: skip
+            return common.classification_stitching(
+                spaces["train"], spaces["test"], y["train"], y["test"], n_classes,
+                seed=seed, epochs=s.head_epochs, modes=(mode,), metric=Accuracy,
+            )[mode].scores  # fmt: skip
+        if seed not in heads:
+            heads[seed] = common.train_heads({e: common.Space(v["train"]) for e, v in x.items()},
+                y["train"], n_classes, "absolute", seed=seed, epochs=s.head_epochs)[0]  # fmt: skip
+        return stitch_representations(
+            {e: v["test"] for e, v in x.items()}, heads[seed], y["test"], Accuracy,
+            translate=_translate(mode, {e: v["train"][rows] for e, v in x.items()}, s.scaling,
+                                 seed, np.float32),
+        ).scores  # fmt: skip
+
+    kinds = [("mode", m) for m in ("absolute", *RELATIVE_MODES)]
+    kinds += [("translator", m) for m in s.methods]
     summaries = {
         (kind, name): common.matrix_summary(
-            [task.scores(kind, name, s.n_anchors, seed) for seed in range(s.seeds)]
+            [scores(kind, name, s.n_anchors, seed) for seed in range(s.seeds)]
         )
         for kind, name in kinds
     }
@@ -121,75 +137,34 @@ def _classification(run: base.Run, domain: str, embeddings, labels, n_classes) -
     curve = {
         _label(kind, name): {
             str(count): common.matrix_summary(
-                [task.scores(kind, name, count, seed) for seed in range(s.seeds)]
+                [scores(kind, name, count, seed) for seed in range(s.seeds)]
             )["stitched"]
             for count in s.anchor_counts
-            if count <= len(labels["train"])
+            if count <= len(y["train"])
         }
         for kind, name in ranked
     }
     by_method = {_label(*key): summary for key, summary in summaries.items()}
     best = [_label(*key) for key in ranked]
-    return {"encoders": list(embeddings), "methods": by_method, "curve": curve, "best": best}
+    return {"encoders": list(x), "methods": by_method, "curve": curve, "best": best}
 
 
-class _Task:
-    """One classification domain: its embeddings, the absolute heads per seed, the anchors."""
+def _rows(run: base.Run, name: str, count: int, n: int, seed: int, samples: str) -> np.ndarray:
+    from relreps import select_anchors
 
-    def __init__(self, run: base.Run, domain: str, embeddings, labels, n_classes: int) -> None:
-        self.run, self.domain, self.embeddings = run, domain, embeddings
-        self.labels, self.n_classes = labels, n_classes
-        self.heads: dict[int, Any] = {}
+    return run.anchor_rows(f"{name}, {count} anchors, seed {seed}", lambda: select_anchors(
+        None, count, n_samples=n, seed=seed, source=f"the {n} {samples}"))  # fmt: skip
 
-    def rows(self, count: int, seed: int) -> np.ndarray:
-        from relreps import select_anchors
 
-        n = len(self.labels["train"])
-        name = f"{self.domain}, {count} anchors, seed {seed}"
-        if name not in self.run.anchor_sets:
-            source = f"the {n} training {self.domain}"
-            self.run.anchors(name, select_anchors(None, count, n_samples=n, seed=seed,
-                                                  source=source))  # fmt: skip
-        return np.asarray(self.run.anchor_sets[name]["indices"])
+def _translate(method: str, anchors: dict, scaling: str, seed: int, dtype: Any = None):
+    """For :func:`~relreps.stitching.stitch_representations`: each pair's translator, fitted on
+    the two encoders' parallel ``anchors``, applied to the source's representation."""
 
-    def scores(self, kind: str, mode: str, count: int, seed: int) -> np.ndarray:
-        """The (encoder x head) accuracy matrix of a ``"mode"`` of the paper's stitching or a
-        ``"translator"`` at ``count`` anchors and ``seed``."""
-        from relreps.stitching import Accuracy
+    def translate(a: str, b: str, x: np.ndarray) -> np.ndarray:
+        out = _translator(method, anchors[a], anchors[b], scaling, seed).transform(x)
+        return out if dtype is None else np.asarray(out, dtype)
 
-        rows, epochs = self.rows(count, seed), self.run.settings.head_epochs
-        x, y = self.embeddings, self.labels
-        if kind == "mode":
-            spaces = {
-                split: {e: common.Space(v[split], v["train"][rows]) for e, v in x.items()}
-                for split in ("train", "test")
-            }
-            return common.classification_stitching(
-                spaces["train"], spaces["test"], y["train"], y["test"], self.n_classes,
-                seed=seed, epochs=epochs, modes=(mode,), metric=Accuracy,
-            )[mode].scores  # fmt: skip
-        if seed not in self.heads:
-            spaces = {e: common.Space(v["train"]) for e, v in x.items()}
-            self.heads[seed] = common.train_heads(
-                spaces, y["train"], self.n_classes, "absolute", seed=seed, epochs=epochs
-            )[0]
-        names, target = list(x), torch.from_numpy(y["test"])
-        out = np.full((len(names), len(names)), np.nan)
-        for i, a in enumerate(names):
-            for j, b in enumerate(names):
-                source = x[b]["test"]
-                if a != b:
-                    translator = _translator(
-                        mode, x[a]["train"][rows], x[b]["train"][rows], self.run.settings.scaling,
-                        seed,
-                    )  # fmt: skip
-                    source = translator.transform(x[a]["test"])
-                metric = Accuracy()
-                with torch.inference_mode():
-                    inputs = torch.from_numpy(np.asarray(source, np.float32))
-                    metric.update(self.heads[seed][b](inputs), target)
-                out[i, j] = metric.compute()
-        return out
+    return translate
 
 
 def _translator(method: str, source: np.ndarray, target: np.ndarray, scaling: str, seed: int):
@@ -212,7 +187,6 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
     """Absolute AEs from a nested ``ae-stitching`` run (with its relative AE as the baseline);
     A's latents of the test images, translated, decoded by B's decoder: MSE x10³."""
     import relreps.experiments as experiments
-    from relreps import select_anchors
     from relreps.datasets.images import load_image_dataset
     from relreps.models.autoencoders import load_autoencoder
 
@@ -228,31 +202,26 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
         if entry["file"].startswith("ae-seed")
     }
     data = load_image_dataset(s.data_dir).subset(s.ae_train_size, 2_000, seed=0)
-    train = torch.from_numpy(data.train_images).float().div(255).unsqueeze(1)
-    test = torch.from_numpy(data.test_images).float().div(255).unsqueeze(1)
+    train = data.tensor("train")
+    test = data.tensor("test")
     with torch.inference_mode():
         latents = {n: (m.embed(train).double().numpy(), m.embed(test).double().numpy())
                    for n, m in models.items()}  # fmt: skip
     by_method: dict[str, Any] = {}
     mse = nested.metrics["mse_x1e3"]
     for mode, variant in (("absolute", "ae"), ("relative", "rel-ae")):
-        summary = {k: mse[variant][f"{k}_mean"] for k in ("non_stitched", "stitched")}
-        stds = {k: mse[variant][f"{k}_std"] for k in ("non_stitched", "stitched")}
-        by_method[_label("mode", mode)] = {k: {"mean": summary[k], "std": stds[k]} for k in summary}
+        by_method[_label("mode", mode)] = {k: {"mean": mse[variant][f"{k}_mean"], "std": mse[
+            variant][f"{k}_std"]} for k in ("non_stitched", "stitched")}  # fmt: skip
     curve: dict[str, dict[str, Any]] = {}
     for method in s.methods:
         for count in sorted({s.n_anchors, *s.anchor_counts}):
             if count > len(train):
                 continue
-            runs = []
-            for seed in range(s.seeds):
-                name = f"autoencoders, {count} anchors, seed {seed}"
-                if name not in run.anchor_sets:
-                    run.anchors(name, select_anchors(
-                        None, count, n_samples=len(train), seed=seed,
-                        source=f"the {len(train)} AE training images"))  # fmt: skip
-                rows = np.asarray(run.anchor_sets[name]["indices"])
-                runs.append(_ae_scores(models, latents, rows, test, method, s.scaling, seed))
+            runs = [
+                _ae_scores(models, latents, _rows(run, "autoencoders", count, len(train), seed,
+                           "AE training images"), test, method, s.scaling, seed)
+                for seed in range(s.seeds)
+            ]  # fmt: skip
             summary = common.matrix_summary(runs)
             if count == s.n_anchors:
                 by_method[_label("translator", method)] = summary
@@ -271,19 +240,23 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
 
 
 def _ae_scores(models, latents, rows, test, method, scaling, seed) -> np.ndarray:
-    names = list(models)
-    out = np.full((len(names), len(names)), np.nan)
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            source = latents[a][1]
-            if a != b:
-                translator = _translator(method, latents[a][0][rows], latents[b][0][rows],
-                                         scaling, seed)  # fmt: skip
-                source = translator.transform(source)
-            with torch.inference_mode():
-                decoded = models[b].decode(torch.from_numpy(np.asarray(source, np.float32)))
-            out[i, j] = float(((decoded - test) ** 2).mean()) * 1e3
-    return out
+    from relreps.stitching import stitch_representations
+
+    return stitch_representations(
+        {n: test_latents for n, (_, test_latents) in latents.items()},
+        {n: lambda z, m=m: m.decode(z.float()) for n, m in models.items()}, test, _PixelMSE,
+        translate=_translate(method, {n: t[rows] for n, (t, _) in latents.items()}, scaling, seed),
+    ).scores  # fmt: skip
+
+
+class _PixelMSE:
+    """Mean squared error over every pixel of the decoded test images, x10³."""
+
+    def update(self, decoded: torch.Tensor, images: torch.Tensor) -> None:
+        self.value = float(((decoded - images) ** 2).mean()) * 1e3
+
+    def compute(self) -> float:
+        return self.value
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -344,24 +317,9 @@ def _reading(metrics: dict[str, Any]) -> str:
 
 
 def _figure(run: base.Run, metrics: dict[str, Any]) -> None:
-    if not run.drawing:
-        return
-    figure = run.figure(figsize=(5 * len(metrics), 3.8))
-    axes = np.atleast_1d(figure.subplots(1, len(metrics)))
-    for axis, (domain, found) in zip(axes, metrics.items(), strict=True):
-        for method, points in found["curve"].items():
-            counts = sorted(int(c) for c in points if points[c])
-            mean = np.array([points[str(c)]["mean"] for c in counts])
-            std = np.array([points[str(c)]["std"] for c in counts])
-            axis.plot(counts, mean, "o-", label=method, markersize=3)
-            axis.fill_between(counts, mean - std, mean + std, alpha=0.2)
-        axis.set_xscale("log")
-        axis.set_xlabel("parallel anchors")
-        axis.set_ylabel("MSE x10³" if found.get("lower_is_better") else "stitched accuracy x100")
-        axis.set_title(domain, fontsize=10)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
-    run.save_figure(figure, "translation.png")
+    unit = {True: "MSE x10³", False: "stitched accuracy x100"}
+    panels = {d: (unit[f.get("lower_is_better", False)], f["curve"]) for d, f in metrics.items()}
+    curve_figure(run, panels, "translation.png", xlabel="parallel anchors")
 
 
 def _setup(s: Settings, facts: dict[str, Any]) -> str:

@@ -20,7 +20,10 @@ import numpy as np
 from relreps.datasets.words import WordSpace, load_word_space, save_word_space
 
 __all__ = [
+    "GLOVE",
+    "REFERENCE",
     "WordVectorConfig",
+    "local_word_spaces",
     "stable_hash",
     "train_word_vectors",
     "trained_word_vectors",
@@ -136,3 +139,63 @@ def trained_word_vectors(
         f"-> {path.name}"
     )
     return space
+
+
+#: The names :func:`local_word_spaces` gives GloVe 6B 50-d and MiniLM's input embedding table.
+GLOVE, REFERENCE = "GloVe-50d", "MiniLM-tokens"
+
+
+def local_word_spaces(
+    cache_dir: str | os.PathLike[str],
+    *,
+    dim: int = 100,
+    epochs: int = 15,
+    max_tokens: int | None = None,
+    log=print,
+) -> tuple[list[WordSpace], dict]:
+    """The word spaces this project can build offline: FastText and Word2Vec trained on the
+    English corpus of :func:`relreps.datasets.corpus.build_english_corpus` (built once into
+    ``cache_dir``, the vectors cached beside it), then GloVe 6B 50-d and the input embedding table
+    of all-MiniLM-L6-v2 where their packages are installed (skipped with a log line otherwise).
+
+    Returns the spaces (named ``FastText``, ``Word2Vec``, :data:`GLOVE`, :data:`REFERENCE`) and
+    facts: the models' ledger (``models``) and the corpus's size, sources and hash (``corpus``).
+    """
+    from relreps.datasets.corpus import build_english_corpus
+    from relreps.datasets.words import load_glove_6b_50d, load_minilm_token_embeddings
+
+    def renamed(space: WordSpace, name: str) -> WordSpace:
+        return WordSpace(name, space.words, space.vectors, space.source)
+
+    corpus = build_english_corpus(cache_dir, max_tokens=max_tokens, log=log)
+    log(f"corpus: {corpus.n_tokens:,} tokens, sha256 {corpus.sha256[:12]}")
+    spaces, ledger = [], []
+    # Different seeds: gensim seeds each word's initial vector from (word, seed), so the same seed
+    # would start both models from the same vectors and leave them correlated.
+    for seed, (algorithm, name) in enumerate((("fasttext", "FastText"), ("word2vec", "Word2Vec"))):
+        config = WordVectorConfig(algorithm=algorithm, dim=dim, epochs=epochs, seed=seed)
+        space = trained_word_vectors(
+            corpus.path, corpus.sha256, config, cache_dir, log=log, ledger=ledger
+        )
+        spaces.append(renamed(space, name))
+    try:
+        spaces.append(renamed(load_glove_6b_50d(), GLOVE))
+    except ImportError as error:
+        log(f"GloVe-6B-50d unavailable, comparing the local pair only: {error}")
+    else:
+        try:
+            spaces.append(renamed(load_minilm_token_embeddings(), REFERENCE))
+        except (ImportError, ValueError) as error:  # missing, or a broken model folder
+            log(f"MiniLM token embeddings unavailable, no reference pair: {error}")
+    facts = {
+        "models": ledger,
+        "corpus": {
+            "built_now": corpus.built_now,
+            "tokens": corpus.n_tokens,
+            "lines": corpus.n_lines,
+            "sources": corpus.sources,
+            "sha256": corpus.sha256,
+            "notes": list(corpus.notes),
+        },
+    }
+    return spaces, facts

@@ -29,19 +29,13 @@ import torch
 
 from relreps.experiments import base, common
 from relreps.experiments.base import option
+from relreps.experiments.relative_training._autoencoders import REMEDIES, autoencoders
+from relreps.experiments.relative_training._graphs import graph, graph_text
 from relreps.experiments.report import format_mean_std, markdown_table
 
 __all__ = ["NAME", "Settings", "run"]
 
 NAME = "relative-training"
-REMEDIES = {
-    "paper": {},
-    "centred": {"center": "anchors"},
-    "layernorm": {"latent_norm": "layernorm"},
-    "batchnorm": {"latent_norm": "batchnorm"},
-    "1000 anchors": {"n_anchors": 1000},
-    "2000 anchors": {"n_anchors": 2000},
-}
 
 
 @dataclass(frozen=True)
@@ -94,15 +88,20 @@ def run(run: base.Run) -> base.Result:
     s = run.settings
     fashion = load_image_dataset(s.data_dir)
     run.facts["data"] = {"images": fashion.name, "sha256": fashion.sha256}
+    images = common.fashion_embeddings(
+        run, [s.frozen_encoder], resolution=s.resolution, train_size=s.frozen_train_size,
+        test_size=s.frozen_test_size, data_dir=s.data_dir,
+    )  # fmt: skip
+    texts = common.topic_embeddings(run, [s.text_encoder], s.train_per_class, s.test_per_class)
     scores = {
         f"{fashion.name}, CNN trained end to end": _end_to_end(
             run, "fashion", fashion.subset(s.train_size, s.test_size, seed=0)
         ),
         "digits, CNN trained end to end": _end_to_end(run, "digits", load_digits_dataset()),
-        f"{fashion.name}, frozen {s.frozen_encoder}": _frozen_images(run, fashion),
-        f"Debian topics, frozen {s.text_encoder}": _frozen_text(run),
+        f"{fashion.name}, frozen {s.frozen_encoder}": _heads(run, "frozen images", images),
+        f"Debian topics, frozen {s.text_encoder}": _heads(run, "frozen text", texts),
     }
-    graphs = {name: _graph(run, name) for name in s.graphs}
+    graphs = {name: graph(run, name) for name in s.graphs}
     for found in graphs.values():
         scores[f"{found['graph']}, GCN2Conv trained end to end"] = found["macro_f1"]
     summary = {
@@ -110,18 +109,18 @@ def run(run: base.Run) -> base.Result:
         for task, by_kind in scores.items()
     }
     table = _table(summary, fashion.name)
-    autoencoders = _autoencoders(run)
+    found_aes = autoencoders(run)
     sections = (
         ("Result", table + "\n\n" + _reading(summary)),
-        ("Graphs: accuracy and stitching across seeds and layer types", _graph_text(graphs, s)),
-        ("Autoencoders: why the relative AE reconstructs worse", autoencoders["text"]),
+        ("Graphs: accuracy and stitching across seeds and layer types", graph_text(graphs, s)),
+        ("Autoencoders: why the relative AE reconstructs worse", found_aes["text"]),
         ("Setup", _setup(s)),
     )
     metrics = {
         "summary": summary,
         "scores": scores,
         "graphs": graphs,
-        "autoencoders": autoencoders["rows"],
+        "autoencoders": found_aes["rows"],
     }
     return base.Result(
         "Training with relative representations (paper section 4.3)", table, sections, metrics
@@ -131,16 +130,8 @@ def run(run: base.Run) -> base.Result:
 def _anchors(run: base.Run, task: str, labels: np.ndarray, seed: int, source: str) -> Any:
     from relreps import select_anchors
 
-    anchors = select_anchors(
-        None,
-        run.settings.n_anchors,
-        "stratified",
-        labels=labels,
-        n_samples=len(labels),
-        seed=seed,
-        source=source,
-    )
-    return run.anchors(f"{task}, seed {seed}", anchors)
+    return run.anchors(f"{task}, seed {seed}", select_anchors(None, run.settings.n_anchors,
+        "stratified", labels=labels, n_samples=len(labels), seed=seed, source=source))  # fmt: skip
 
 
 def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
@@ -162,7 +153,7 @@ def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
             name = f"{tag}-{'rel' if relative else 'abs'}-seed{seed}"
             specs[name] = (config, seed, rows if relative else None)
     models = common.image_classifiers(run, data, specs, epochs=s.cnn_epochs)
-    test = torch.from_numpy(data.test_images).float().div(255).unsqueeze(1)
+    test = data.tensor("test")
     out: dict[str, list[float]] = {"absolute": [], "relative": []}
     for model in models.values():
         metric = MacroF1()
@@ -176,251 +167,24 @@ def _end_to_end(run: base.Run, tag: str, data) -> dict[str, list[float]]:
     return out
 
 
-def _heads(run: base.Run, task: str, name: str, train, test, n_classes: int) -> dict:
-    """Macro F1 of absolute and relative heads on one frozen encoder's embeddings."""
+def _heads(run: base.Run, task: str, found: tuple) -> dict[str, list[float]]:
+    """Macro F1 of absolute and relative heads on one frozen encoder's embeddings (``found``:
+    :func:`~relreps.experiments.common.task_embeddings`' triple)."""
     from relreps.stitching import MacroF1
 
+    (name, x), labels, n_classes = next(iter(found[0].items())), found[1], found[2]
     out: dict[str, list[float]] = {"absolute": [], "relative": []}
     for seed in range(run.settings.seeds):
-        anchors = _anchors(run, task, train[1], seed, f"{task} training samples")
-        train_space = {name: common.Space(train[0], anchors.take(train[0]))}
-        test_space = {name: common.Space(test[0], train_space[name].anchors)}
-        found = common.classification_stitching(
-            train_space,
-            test_space,
-            train[1],
-            test[1],
-            n_classes,
-            seed=seed,
-            epochs=run.settings.head_epochs,
-            modes=tuple(out),
-            metric=MacroF1,
-        )
-        for mode, result in found.items():
+        anchors = _anchors(run, task, labels["train"], seed, f"{task} training samples")
+        train = {name: common.Space(x["train"], anchors.take(x["train"]))}
+        test = {name: common.Space(x["test"], train[name].anchors)}
+        results = common.classification_stitching(
+            train, test, labels["train"], labels["test"], n_classes, seed=seed,
+            epochs=run.settings.head_epochs, modes=tuple(out), metric=MacroF1,
+        )  # fmt: skip
+        for mode, result in results.items():
             out[mode].append(float(result.scores[0, 0]))
     return out
-
-
-def _frozen_images(run: base.Run, fashion) -> dict:
-    s = run.settings
-    data = fashion.subset(s.frozen_train_size, s.frozen_test_size, seed=0)
-    splits = {"train": data.train_images, "test": data.test_images}
-    name = s.frozen_encoder
-    x = common.embed_all(run, [name], splits, label=data.name, resolution=s.resolution)[name]
-    train, test = (x["train"], data.train_labels), (x["test"], data.test_labels)
-    return _heads(run, "frozen images", name, train, test, len(data.class_names))
-
-
-def _frozen_text(run: base.Run) -> dict:
-    s = run.settings
-    topics = common.debian_topics(run, s.train_per_class, s.test_per_class)
-    x = common.embed_all(run, [s.text_encoder], topics.texts, label=topics.name)[s.text_encoder]
-    train, test = (x["train"], topics.labels["train"]), (x["test"], topics.labels["test"])
-    return _heads(run, "frozen text", s.text_encoder, train, test, len(topics.classes))
-
-
-def _graph(run: base.Run, name: str) -> dict[str, Any]:
-    """Absolute and relative GCN2Conv networks (``graph_seeds``) and networks of the other
-    layer type (``graph_other_seeds``) on one graph, all projecting onto the same anchor nodes;
-    their test accuracy and macro F1, and every (encoder, head) stitching pair's accuracy."""
-    from relreps.datasets.graphs import load_planetoid, random_node_split
-    from relreps.models.gnn import GNNConfig
-    from relreps.stitching import Accuracy, MacroF1, stitch_representations
-
-    s = run.settings
-    graph = load_planetoid(name, s.graph_dir, cache_dir=run.cache_dir)
-    split = random_node_split(graph.num_nodes, val=0.1, test=0.1, seed=0)
-    graph = graph.with_split(split, "random split: 80% train, 10% validation, 10% test, seed 0")
-    anchors = run.anchors(f"{graph.name} anchor nodes", graph.anchor_nodes(s.graph_anchors))
-    specs = {}
-    networks = (
-        ("gcn2", s.graph_depth, s.graph_seeds),
-        (s.graph_other_layer, s.graph_other_depth, s.graph_other_seeds),
-    )
-    for layer, depth, seeds in networks:
-        for seed in range(seeds):
-            for relative in (False, True):
-                config = GNNConfig(
-                    graph.num_features, graph.num_classes, layer=layer, n_layers=depth,
-                    hidden=s.graph_hidden, relative=relative, n_anchors=s.graph_anchors,
-                )  # fmt: skip
-                kind = "rel" if relative else "abs"
-                options = {"epochs": s.graph_epochs, "optimizer": "adam", "lr": 0.02}
-                specs[f"{name}-{layer}-{kind}-seed{seed}"] = (config, seed, options, anchors)
-    models = common.node_classifiers(run, graph, specs)
-    test = torch.from_numpy(graph.nodes("test"))
-    labels = graph.y[test]
-    out: dict[str, Any] = {"graph": graph.name, "macro_f1": {}, "accuracy": {}, "stitching": {}}
-    for kind, relative in (("absolute", False), ("relative", True)):
-        chosen = {n: m for n, m in models.items() if m.config.relative == relative}
-        with torch.inference_mode():
-            spaces = {n: m.represent(graph.x, graph.edge_index)[test] for n, m in chosen.items()}
-        heads = {n: m.head for n, m in chosen.items()}
-        family = {n: m.config.layer for n, m in chosen.items()}
-        for metric, key in ((MacroF1, "macro_f1"), (Accuracy, "accuracy")):
-            result = stitch_representations(spaces, heads, labels, metric)
-            own = {n: result.scores[i, i] for i, n in enumerate(result.encoders)}
-            out[key][kind] = [v for n, v in own.items() if family[n] == "gcn2"]
-            out.setdefault(f"{key}_other", {})[kind] = [
-                v for n, v in own.items() if family[n] != "gcn2"
-            ]
-        out["stitching"][kind] = common.stitched_groups([result], family)
-    out["best_epochs"] = {n: m.record["best_epoch"] for n, m in models.items()}
-    return out
-
-
-def _graph_text(graphs: dict[str, Any], s: Settings) -> str:
-    from relreps.experiments.paper import value
-
-    other = s.graph_other_layer
-    rows = []
-    for found in graphs.values():
-        summary = {k: common.mean_std(v) for k, v in found["accuracy"].items()}
-        others = {k: common.mean_std(v) for k, v in found["accuracy_other"].items()}
-        stitched = found["stitching"]
-        paper = " / ".join(
-            f"{100 * value(NAME, kind, found['graph']):.0f}" for kind in ("absolute", "relative")
-        )
-        for kind in ("absolute", "relative"):
-            groups = stitched[kind]
-            rows.append(
-                [
-                    f"{found['graph']}, {kind}",
-                    format_mean_std(summary[kind], 1),
-                    format_mean_std(others[kind], 1),
-                    format_mean_std(groups.get("gcn2-gcn2"), 1),
-                    format_mean_std(groups.get(f"{other}-{other}"), 1),
-                    format_mean_std(groups.get("-".join(sorted(("gcn2", other)))), 1),
-                    paper if kind == "absolute" else "",
-                ]
-            )
-    headers = [
-        "graph, head",
-        "GCN2Conv accuracy x100 (test nodes)",
-        f"{other.upper()} accuracy",
-        "stitched: GCN2Conv ↔ GCN2Conv (other seed)",
-        f"stitched: {other.upper()} ↔ {other.upper()}",
-        f"stitched: GCN2Conv ↔ {other.upper()}",
-        "paper [?] absolute / relative",
-    ]
-    return "\n".join(
-        [
-            markdown_table(headers, rows),
-            "",
-            f"Each network: Linear, graph convolutions of {s.graph_hidden} channels "
-            f"({s.graph_depth} GCN2Conv layers with a skip to the first, or {s.graph_other_depth} "
-            f"{other.upper()} layers), {s.graph_epochs} full-batch epochs with Adam 0.02, the "
-            "epoch with the best "
-            "validation accuracy kept; the relative head is the paper's (cosine to the anchor "
-            "nodes, L2 normalisation, Linear), the absolute one L2-normalises the latent. "
-            f"{s.graph_seeds} GCN2Conv and {s.graph_other_seeds} {other.upper()} seeds per head; "
-            "stitching joins one network's encoder (its own anchor nodes' latents, for the "
-            "relative head) to another's head, every ordered pair, accuracy on the test nodes. "
-            "The paper's numbers are recalled, not confirmed, and used GCN2Conv with 32 layers "
-            "of 300 channels, 500 epochs and 10% validation nodes without a test split.",
-        ]
-    )
-
-
-def _autoencoders(run: base.Run) -> dict[str, Any]:
-    """The absolute AE and each remedy's relative AE, each an ``ae-stitching`` run."""
-    import relreps.experiments as experiments
-
-    s = run.settings
-    common_settings = {
-        "train_size": s.ae_train_size,
-        "test_size": 2_000,
-        "epochs": s.ae_epochs,
-        "seeds": s.ae_seeds,
-        "batch_size": 128,
-        "figures": False,
-        "progress": s.progress,
-        "jobs": s.jobs,
-    }
-    runs = {
-        "absolute AE": experiments.run(
-            "ae-stitching",
-            variants=("ae",),
-            out=run.out / "autoencoders" / "absolute",
-            **common_settings,
-        )
-    }
-    for remedy in s.remedies:
-        runs[f"relative AE, {remedy}"] = experiments.run(
-            "ae-stitching",
-            variants=("rel-ae",),
-            **REMEDIES[remedy],
-            **common_settings,
-            out=run.out / "autoencoders" / remedy.replace(" ", "-"),
-        )
-    rows = []
-    for name, result in runs.items():
-        variant = next(iter(result.metrics["mse_x1e3"]))
-        mse = result.metrics["mse_x1e3"][variant]
-        spread = result.metrics["relative_cosine_spread"].get(variant)
-        rows.append(
-            {
-                "model": name,
-                "non_stitched": mse["non_stitched_mean"],
-                "stitched": mse["stitched_mean"],
-                "ratio": mse["stitched_mean"] / mse["non_stitched_mean"],
-                "cosine_to_anchors": spread,
-                "cross_seed_cosine": result.metrics["cross_seed_cosine"][variant],
-            }
-        )
-    table = markdown_table(
-        [
-            "model",
-            "non-stitched MSE x10³",
-            "stitched MSE x10³",
-            "stitched / non-stitched",
-            "raw cosine to anchors (mean ± std across anchors)",
-            "cross-seed cosine",
-        ],
-        [
-            [
-                r["model"],
-                f"{r['non_stitched']:.2f}",
-                f"{r['stitched']:.2f}",
-                f"{r['ratio']:.2f}x",
-                _spread(r["cosine_to_anchors"]),
-                f"{r['cross_seed_cosine']:.3f}",
-            ]
-            for r in rows
-        ],
-    )
-    return {"rows": rows, "text": table + "\n\n" + _ae_reading(rows, s)}
-
-
-def _spread(cosines: dict[str, float] | None) -> str:
-    if cosines is None:
-        return "-"
-    return f"{cosines['mean']:.4f} ± {cosines['std_across_anchors']:.4f}"
-
-
-def _ae_reading(rows: list[dict], s: Settings) -> str:
-    by = {r["model"]: r for r in rows}
-    absolute, paper = by["absolute AE"], by.get("relative AE, paper")
-    lines = [
-        f"Each row is `relreps reproduce ae-stitching` with {s.ae_seeds} seeds, "
-        f"{s.ae_train_size} training images and {s.ae_epochs} epochs (reports under "
-        "`autoencoders/`)."
-    ]
-    if paper is not None:
-        times = paper["non_stitched"] / absolute["non_stitched"]
-        lines.append(
-            f"The paper's relative AE has {times:.2f}x the absolute AE's non-stitched error "
-            f"({paper['non_stitched']:.2f} vs {absolute['non_stitched']:.2f})."
-        )
-        for name, row in by.items():
-            if name.startswith("relative AE, ") and row is not paper:
-                change = row["non_stitched"] / paper["non_stitched"]
-                lines.append(
-                    f"- {name.split(', ', 1)[1]}: non-stitched error x{change:.2f} of the "
-                    f"paper's, stitching ratio {row['ratio']:.2f}x (paper's "
-                    f"{paper['ratio']:.2f}x)"
-                )
-    return "\n".join(lines)
 
 
 def _table(summary: dict[str, Any], fashion: str) -> str:
