@@ -99,6 +99,43 @@ def test_grouped_row_top_k_selects_what_topk_selects(rows, n, k, levels, seed):
 
 @settings(max_examples=60, deadline=None)
 @given(
+    rows=st.integers(1, 6),
+    n=st.integers(1, 700),
+    k=st.integers(1, 12),
+    levels=st.sampled_from([3, 50, None]),
+    seed=st.integers(0, 2**16),
+)
+def test_entries_above_a_threshold_are_all_found_and_nothing_else(rows, n, k, levels, seed):
+    from relreps.neighbours import _above
+
+    k = min(k, n)
+    generator = torch.Generator().manual_seed(seed)
+    block = torch.randn(rows, n, generator=generator)
+    running = torch.randn(rows, k, generator=generator) + 1.5  # the best found in other tiles
+    if levels is not None:
+        block = torch.randint(0, levels, (rows, n), generator=generator).float()
+        running = torch.randint(0, levels, (rows, k), generator=generator).float()
+    running = running.sort(dim=1, descending=True).values
+    threshold = running[:, -1]
+    found = _above(block, threshold, group=4)
+    expected = (block > threshold.unsqueeze(1)).sum(dim=1)
+    if found is None:
+        assert int(expected.sum()) == 0
+        return
+    values, columns = found
+    assert torch.equal((values > -float("inf")).sum(dim=1), expected)  # every one, once each
+    for row in range(rows):
+        real = values[row] > -float("inf")
+        assert sorted(columns[row][real].tolist()) == sorted(
+            torch.nonzero(block[row] > threshold[row]).flatten().tolist()
+        )
+        assert torch.equal(values[row][real], block[row, columns[row][real]])
+    merged = torch.cat([running, values], dim=1).topk(k, dim=1).values
+    assert torch.equal(merged, torch.cat([running, block], dim=1).topk(k, dim=1).values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
     cols=st.integers(1, 6),
     n=st.integers(1, 700),
     k=st.integers(1, 12),
@@ -180,3 +217,30 @@ def test_exclude_self_with_other_keys_masks_the_diagonal_only():
     found = top_k(x, keys, 3, exclude_self=True, chunk_size=16)
     assert torch.equal(found.indices, similarities.topk(3, dim=1).indices)
     assert torch.equal(found.values, similarities.topk(3, dim=1).values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    n_keys=st.integers(1, 600),
+    k=st.integers(1, 20),
+    memory=st.sampled_from([512, 4096, 32768]),
+    levels=st.sampled_from([4, None]),
+    seed=st.integers(0, 2**16),
+)
+def test_many_key_tiles_with_a_running_threshold_give_the_exact_top_k(
+    n, n_keys, k, memory, levels, seed
+):
+    generator = torch.Generator().manual_seed(seed)
+    x, keys = torch.randn(n, 5, generator=generator), torch.randn(n_keys, 5, generator=generator)
+    if levels is not None:  # few distinct directions: many ties
+        keys = torch.randint(-1, 2, (n_keys, 5), generator=generator).float() + 0.01
+    k = min(k, n_keys)
+    found = top_k(x, keys, k, memory=memory)
+    unit = torch.nn.functional.normalize
+    similarities = unit(x, dim=1) @ unit(keys, dim=1).T
+    # tiles round their products differently from one big product: equal to float32 rounding
+    close = {"rtol": 0.0, "atol": 1e-6}
+    torch.testing.assert_close(found.values, similarities.topk(k, dim=1).values, **close)
+    torch.testing.assert_close(similarities.gather(1, found.indices), found.values, **close)
+    assert all(len(set(row.tolist())) == k for row in found.indices)
