@@ -22,9 +22,9 @@ pytestmark = [
 ]  # fmt: skip
 
 
-def test_accuracy_rises_with_the_first_anchors(tmp_path):
+def test_accuracy_rises_with_the_first_anchors(tmp_path, cache_dir):
     args = ["reproduce", "anchor-count", "--quick", "--train-size", "600", "--test-size", "200",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path),
+            "--cache-dir", str(cache_dir), "--out", str(tmp_path),
             "--no-progress", "--graph-dir", str(PLANETOID)]  # fmt: skip
     assert main(args) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())

@@ -18,9 +18,9 @@ pytestmark = [
 ]
 
 
-def test_the_product_is_best_or_close_and_whitening_stitches(tmp_path):
+def test_the_product_is_best_or_close_and_whitening_stitches(tmp_path, cache_dir):
     args = ["reproduce", "invariances", "--quick", "--domains", "text", "--no-progress",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]  # fmt: skip
+            "--cache-dir", str(cache_dir), "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     found = json.loads((tmp_path / "metrics.json").read_text())["text"]["variants"]
     stitched = {variant: entry["stitched"]["mean"] for variant, entry in found.items()}

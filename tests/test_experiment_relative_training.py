@@ -37,8 +37,8 @@ ARGS = [
 PLANETOID = Path(__file__).resolve().parents[2] / "shared" / "data" / "planetoid"
 
 
-def test_a_relative_bottleneck_costs_little_on_frozen_encoders(tmp_path):
-    folders = ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]
+def test_a_relative_bottleneck_costs_little_on_frozen_encoders(tmp_path, cache_dir):
+    folders = ["--cache-dir", str(cache_dir), "--out", str(tmp_path)]
     assert main([*ARGS, *folders, "--graph-dir", str(PLANETOID)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     summary = metrics["summary"]

@@ -22,8 +22,11 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("text-cache")
+def cache(tmp_path_factory, debian_text):
+    folder = tmp_path_factory.mktemp("text-cache")
+    debian_text.mkdir(exist_ok=True)  # the session's shared descriptions (conftest.py)
+    (folder / "text").symlink_to(debian_text, target_is_directory=True)
+    return folder
 
 
 def run(args, cache, out):

@@ -18,11 +18,11 @@ pytestmark = [
 ]
 
 
-def test_every_translator_beats_absolute_stitching(tmp_path):
+def test_every_translator_beats_absolute_stitching(tmp_path, cache_dir):
     args = ["reproduce", "translation", "--quick", "--domains", "autoencoders", "text",
             "--ae-train-size", "1000", "--train-per-class", "20", "--test-per-class", "10",
             "--n-anchors", "150", "--anchor-counts", "25", "150",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path),
+            "--cache-dir", str(cache_dir), "--out", str(tmp_path),
             "--no-progress"]  # fmt: skip
     assert main(args) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())

@@ -18,9 +18,9 @@ pytestmark = [
 ]
 
 
-def test_paired_anchors_classify_another_language_with_no_training(tmp_path):
+def test_paired_anchors_classify_another_language_with_no_training(tmp_path, cache_dir):
     args = ["reproduce", "zero-shot", "--quick", "--no-progress",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]  # fmt: skip
+            "--cache-dir", str(cache_dir), "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     found = json.loads((tmp_path / "metrics.json").read_text())["results"]["fr"]
     grid = found["readers"]["use"]["asif"]
