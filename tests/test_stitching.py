@@ -206,3 +206,12 @@ def test_translate_brings_each_encoder_into_the_decoder_space_before_decoding():
     np.testing.assert_array_equal(np.diag(plain.scores), np.diag(translated.scores))
     assert plain.scores[0, 1] > 0.1 and plain.scores[1, 0] > 0.1  # unaligned: far off
     assert translated.scores[0, 1] < 1e-12 and translated.scores[1, 0] < 1e-12
+
+
+def test_a_translation_that_drops_rows_is_an_error():
+    spaces = {"a": np.ones((4, 2)), "b": np.ones((4, 2))}
+    decoders = {"a": lambda z: z[:, :1], "b": lambda z: z[:, :1]}
+    with pytest.raises(ValueError, match=r"translate\('a', 'b', \.\.\.\) returned 3 rows for 4"):
+        stitch_representations(
+            spaces, decoders, torch.ones(4, 1), METRIC, translate=lambda s, t, v: v[:3]
+        )

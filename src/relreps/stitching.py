@@ -362,6 +362,11 @@ def stitch_representations(
             inputs = tensors[e]
             if translate is not None and e != d:  # outside inference mode: fits may need grads
                 inputs = _as_tensor(translate(e, d, representations[e]))
+                if inputs.shape[0] != target.shape[0]:
+                    raise ValueError(
+                        f"translate({e!r}, {d!r}, ...) returned {inputs.shape[0]} rows for "
+                        f"{target.shape[0]} samples: a translation must keep one row per sample."
+                    )
             if widths is not None and inputs.shape[-1] != widths[d]:
                 continue
             value = new_metric()

@@ -202,16 +202,18 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
         if entry["file"].startswith("ae-seed")
     }
     data = load_image_dataset(s.data_dir).subset(s.ae_train_size, 2_000, seed=0)
-    train = data.tensor("train")
-    test = data.tensor("test")
+    train, test = data.tensor("train"), data.tensor("test")
     with torch.inference_mode():
         latents = {n: (m.embed(train).double().numpy(), m.embed(test).double().numpy())
                    for n, m in models.items()}  # fmt: skip
     by_method: dict[str, Any] = {}
     mse = nested.metrics["mse_x1e3"]
     for mode, variant in (("absolute", "ae"), ("relative", "rel-ae")):
-        by_method[_label("mode", mode)] = {k: {"mean": mse[variant][f"{k}_mean"], "std": mse[
-            variant][f"{k}_std"]} for k in ("non_stitched", "stitched")}  # fmt: skip
+        entry = mse[variant]
+        by_method[_label("mode", mode)] = {
+            k: {"mean": entry[f"{k}_mean"], "std": entry[f"{k}_std"]}
+            for k in ("non_stitched", "stitched")
+        }
     curve: dict[str, dict[str, Any]] = {}
     for method in s.methods:
         for count in sorted({s.n_anchors, *s.anchor_counts}):
