@@ -18,6 +18,7 @@ autoencoders: A's latents, translated, go to B's absolute decoder. Three domains
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -242,23 +243,14 @@ def _autoencoders(run: base.Run) -> dict[str, Any]:
 
 
 def _ae_scores(models, latents, rows, test, method, scaling, seed) -> np.ndarray:
-    from relreps.stitching import stitch_representations
+    from relreps.stitching import MeanMetric, squared_error, stitch_representations
 
     return stitch_representations(
         {n: test_latents for n, (_, test_latents) in latents.items()},
-        {n: lambda z, m=m: m.decode(z.float()) for n, m in models.items()}, test, _PixelMSE,
+        {n: lambda z, m=m: m.decode(z.float()) for n, m in models.items()}, test,
+        partial(MeanMetric, squared_error, scale=1e3),
         translate=_translate(method, {n: t[rows] for n, (t, _) in latents.items()}, scaling, seed),
     ).scores  # fmt: skip
-
-
-class _PixelMSE:
-    """Mean squared error over every pixel of the decoded test images, x10³."""
-
-    def update(self, decoded: torch.Tensor, images: torch.Tensor) -> None:
-        self.value = float(((decoded - images) ** 2).mean()) * 1e3
-
-    def compute(self) -> float:
-        return self.value
 
 
 # --- report ------------------------------------------------------------------------------------
