@@ -162,8 +162,9 @@ def _tile_shape(n: int, n_keys: int, elements: int) -> tuple[int, int, int]:
     row's running k-th best, :func:`_tiled_top_k`) and tiles of 2,048 keys after it: a product
     with many rows and a tile of some tens of MB runs at about 1.4x the rate of 1,024 x 32,768
     tiles on one core (50-57 against 36-41 GFLOP/s at 64 dimensions), and the running threshold
-    keeps the selection on narrow tiles cheap (``benchmarks/bench_sparse.py``: 1.26-1.35x faiss
-    measured, was 1.90x with 1,024-row tiles and a grouped top-k on every tile).
+    keeps the selection on narrow tiles cheap (``benchmarks/bench_sparse.py``: 1.04-1.39x faiss
+    at 20k x 200k, 0.87-1.35x at 100k x 1M, was 1.90x with 1,024-row tiles and a grouped top-k
+    on every tile).
     """
     elements = max(1, elements)
     if elements // n_keys >= min(n, 512):

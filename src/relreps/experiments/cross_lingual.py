@@ -167,10 +167,10 @@ def run(run: base.Run) -> base.Result:
     return base.Result(title, table, sections, {"results": results})
 
 
-def make_splits(run: base.Run, records, topics):
-    """The English topic dataset, each language's test rows and anchors (recorded in the run),
-    and the English training rows (shared by all languages: never a test description of any of
-    them)."""
+def make_splits(run: base.Run, records, topics, sources=("in-domain", "out-of-domain")):
+    """The English topic dataset, each language's test rows and its anchors from each of
+    ``sources`` (recorded in the run), and the English training rows (shared by all languages:
+    never a test description of any of them)."""
     from relreps import select_anchors
     from relreps.datasets.debian import topic_dataset
     from relreps.datasets.parallel import gettext_pairs
@@ -202,12 +202,12 @@ def make_splits(run: base.Run, records, topics):
             for r in records
             if language in r["text"] and r["package"] not in held_out
         ]
-        pairs = gettext_pairs(language, locale_dir=s.locale_dir)
         anchors = {}
-        for source, candidates, where in (
-            ("in-domain", pool, "translated descriptions never tested"),
-            ("out-of-domain", pairs, f"gettext messages in {s.locale_dir}"),
-        ):
+        for source in sources:
+            candidates, where = pool, "translated descriptions never tested"
+            if source == "out-of-domain":
+                candidates = gettext_pairs(language, locale_dir=s.locale_dir)
+                where = f"gettext messages in {s.locale_dir}"
             if len(candidates) < s.n_anchors:
                 raise ValueError(
                     f"Only {len(candidates)} {source} parallel pairs for {language}; "

@@ -20,7 +20,6 @@ the English encoder on the English originals (the templates' own ceiling), and c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,9 +69,6 @@ class Settings(base.Settings):
     split_seed: int = option(0, minimum=0, help="seed of the tested texts")
     anchor_seed: int = option(0, minimum=0, help="seed of the pairs")
     max_chars: int = option(300, minimum=0, help="cut texts to this many characters (0: whole)")
-    locale_dir: Path = option(
-        Path("/usr/share/locale"), help="gettext catalogs (out-of-domain pairs, not used here)"
-    )
 
     def validate(self) -> None:
         super().validate()
@@ -88,7 +84,7 @@ def run(run: base.Run) -> base.Result:
     s = run.settings
     records, sha = load_descriptions(run.cache_dir / "text")
     topics = list(DEFAULT_TOPICS)
-    english, topic_records, splits, _ = make_splits(run, records, topics)
+    english, topic_records, splits, _ = make_splits(run, records, topics, ("in-domain",))
     templates = [t.format(TOPIC_WORDS[topic]) for topic in topics for t in TEMPLATES]
     results: dict[str, Any] = {}
     for split in splits:
