@@ -57,6 +57,8 @@ def test_bad_arguments_are_named():
         top_k(x, x, 1, memory="lots")
     with pytest.raises(TypeError, match="k must be an integer"):
         top_k(x, x, True)
+    with pytest.raises(ValueError, match=r"keys is empty \(0 rows\)"):
+        top_k(x, x[:0], 1)
 
 
 @pytest.mark.skipif(not HAS_FAISS, reason="faiss is not installed")

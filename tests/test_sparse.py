@@ -89,6 +89,8 @@ def test_bad_arguments_say_what_was_wrong():
         sparse_relative_projection(x, a, 2, power=0)
     with pytest.raises(ValueError, match="k"):
         sparse_relative_projection(x, a, 0)
+    with pytest.raises(ValueError, match=r"anchors is empty \(0 anchors\)"):
+        sparse_relative_projection(x, a[:0], 2)
     with pytest.raises(ValueError, match="not paired"):
         zero_shot_classify(x, a, x, a[:3])
     with pytest.raises(ValueError, match="whole number of classes"):

@@ -101,6 +101,8 @@ def top_k(
             f"exclude_self needs queries and keys to be the same rows; got {n} queries and "
             f"{n_keys} keys."
         )
+    if n_keys == 0:
+        raise ValueError("keys is empty (0 rows): top_k needs at least one key to choose from.")
     limit = n_keys - 1 if exclude_self else n_keys
     why = f" (the number of {'other ' if exclude_self else ''}rows to choose from)"
     check_int(k, "k", minimum=1, maximum=limit, why=why)

@@ -74,10 +74,13 @@ def sparse_relative_projection(
     check_int(k, "k", minimum=1)
     if not np.isfinite(power) or power <= 0:
         raise ValueError(f"power must be a positive finite number, got {power!r}.")
+    m = int(as_tensor(anchors, "anchors")[0].shape[0])
+    if m == 0:
+        raise ValueError("anchors is empty (0 anchors): select at least one anchor.")
     found = top_k(x, anchors, k, memory=memory, backend=backend)
     indices, values = as_tensor(found.indices, "indices")[0], as_tensor(found.values, "values")[0]
     is_torch = isinstance(x, torch.Tensor)
-    n, m = int(indices.shape[0]), int(as_tensor(anchors, "anchors")[0].shape[0])
+    n = int(indices.shape[0])
     if clamp_min is not None:
         values = values.clamp_min(clamp_min)
     if power != 1.0:
