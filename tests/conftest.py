@@ -2,7 +2,8 @@
 
 ``cache_dir``: a fresh cache folder for one test whose ``text/`` (the Debian package descriptions,
 fetched with apt and parsed once: about a minute) is shared by every test of the session. Each
-experiment test still encodes, trains and caches embeddings in its own folder.
+experiment test still encodes, trains and caches embeddings in its own folder. ``text_cache``
+makes such a folder anywhere (e.g. one per test module).
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def debian_text(tmp_path_factory):
-    return tmp_path_factory.mktemp("shared-cache") / "text"
+def text_cache(tmp_path_factory):
+    shared = tmp_path_factory.mktemp("shared-cache") / "text"
+    shared.mkdir()  # built by the first test that reads it, then reused
+
+    def make(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "text").symlink_to(shared, target_is_directory=True)
+        return folder
+
+    return make
 
 
 @pytest.fixture
-def cache_dir(tmp_path, debian_text):
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    debian_text.mkdir(exist_ok=True)  # built by the first test that reads it, then reused
-    (cache / "text").symlink_to(debian_text, target_is_directory=True)
-    return cache
+def cache_dir(tmp_path, text_cache):
+    return text_cache(tmp_path / "cache")

@@ -22,11 +22,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory, debian_text):
-    folder = tmp_path_factory.mktemp("text-cache")
-    debian_text.mkdir(exist_ok=True)  # the session's shared descriptions (conftest.py)
-    (folder / "text").symlink_to(debian_text, target_is_directory=True)
-    return folder
+def cache(tmp_path_factory, text_cache):
+    return text_cache(tmp_path_factory.mktemp("text-cache"))  # shared descriptions: conftest.py
 
 
 def run(args, cache, out):

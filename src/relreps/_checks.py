@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["check_choice", "check_finite", "check_int", "check_same_kind", "parse_memory"]
+__all__ = [
+    "check_choice",
+    "check_finite",
+    "check_int",
+    "check_same_kind",
+    "check_shapes",
+    "parse_memory",
+]
 
 
 def check_int(
@@ -99,6 +106,26 @@ def check_finite(tensor: torch.Tensor, name: str) -> None:
 
 
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def check_shapes(x: torch.Tensor, anchors: torch.Tensor, *, check_empty: bool = True) -> None:
+    """``x`` ``(..., dim)`` against 2-D, non-empty ``anchors`` ``(n_anchors, dim)``."""
+    if anchors.ndim != 2:
+        raise ValueError(
+            f"anchors must be 2-D (n_anchors, dim), got shape {tuple(anchors.shape)}. "
+            "Use anchors.reshape(-1, dim) for a single anchor."
+        )
+    if anchors.shape[0] == 0:
+        raise ValueError("anchors is empty (0 anchors): select at least one anchor.")
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension (..., dim), got a scalar.")
+    if check_empty and x.numel() == 0:
+        raise ValueError(f"x is empty (shape {tuple(x.shape)}): nothing to project.")
+    if x.shape[-1] != anchors.shape[-1]:
+        raise ValueError(
+            f"anchors has {anchors.shape[-1]} columns but x has {x.shape[-1]}: anchors must be "
+            "embedded by the same encoder as x, and the last axis of x must be the feature axis."
+        )
 
 
 def parse_memory(value: str | int | float) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from relreps._backend import Array, as_tensor, is_dask, restore
-from relreps._checks import check_choice, check_finite, check_same_kind
+from relreps._checks import check_choice, check_finite, check_same_kind, check_shapes
 from relreps.similarities import Similarity, get_similarity, product_similarity
 
 __all__ = [
@@ -101,7 +101,7 @@ def relative_projection(
     check_same_kind(x, anchors, ("x", "anchors"))
     xt, kind = as_tensor(x, "x")
     at, _ = as_tensor(anchors, "anchors")
-    _check_shapes(xt, at)
+    check_shapes(xt, at)
     if xt.device != at.device:
         raise ValueError(
             f"x is on {xt.device} but anchors are on {at.device}: move them to the same device."
@@ -151,7 +151,7 @@ def _lazy_projection(x: Any, anchors: Any, similarity: Similarity, center: Cente
     if len(x.shape) != 2:
         raise ValueError(f"A Dask x must be 2-D (n_samples, dim), got shape {x.shape}.")
     at, _ = as_tensor(anchors, "anchors")
-    _check_shapes(torch.empty((0, x.shape[1])), at, check_empty=False)
+    check_shapes(torch.empty((0, x.shape[1])), at, check_empty=False)
     check_finite(at, "anchors")
     dtype = np.result_type(x.dtype, anchors.dtype)
     if dtype.kind != "f":
@@ -163,25 +163,6 @@ def _lazy_projection(x: Any, anchors: Any, similarity: Similarity, center: Cente
         dtype=dtype,
         meta=np.empty((0, 0), dtype=dtype),
     )
-
-
-def _check_shapes(x: torch.Tensor, anchors: torch.Tensor, *, check_empty: bool = True) -> None:
-    if anchors.ndim != 2:
-        raise ValueError(
-            f"anchors must be 2-D (n_anchors, dim), got shape {tuple(anchors.shape)}. "
-            "Use anchors.reshape(-1, dim) for a single anchor."
-        )
-    if anchors.shape[0] == 0:
-        raise ValueError("anchors is empty (0 anchors): select at least one anchor.")
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension (..., dim), got a scalar.")
-    if check_empty and x.numel() == 0:
-        raise ValueError(f"x is empty (shape {tuple(x.shape)}): nothing to project.")
-    if x.shape[-1] != anchors.shape[-1]:
-        raise ValueError(
-            f"anchors has {anchors.shape[-1]} columns but x has {x.shape[-1]}: anchors must be "
-            "embedded by the same encoder as x, and the last axis of x must be the feature axis."
-        )
 
 
 #: How :func:`inverse_relative_projection` sets the norm of the vectors it reconstructs.

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from relreps._backend import Array, as_tensor
-from relreps._checks import check_int
+from relreps._checks import check_int, check_shapes
 from relreps.neighbours import top_k
 
 __all__ = ["REDUCTIONS", "ZeroShot", "sparse_relative_projection", "zero_shot_classify"]
@@ -74,9 +74,9 @@ def sparse_relative_projection(
     check_int(k, "k", minimum=1)
     if not np.isfinite(power) or power <= 0:
         raise ValueError(f"power must be a positive finite number, got {power!r}.")
-    m = int(as_tensor(anchors, "anchors")[0].shape[0])
-    if m == 0:
-        raise ValueError("anchors is empty (0 anchors): select at least one anchor.")
+    anchors_t = as_tensor(anchors, "anchors")[0]
+    check_shapes(as_tensor(x, "x")[0], anchors_t, check_empty=False)
+    m = int(anchors_t.shape[0])
     found = top_k(x, anchors, k, memory=memory, backend=backend)
     indices, values = as_tensor(found.indices, "indices")[0], as_tensor(found.values, "values")[0]
     is_torch = isinstance(x, torch.Tensor)
