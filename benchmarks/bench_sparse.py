@@ -6,7 +6,8 @@ time is the baseline. Memory: peak RSS of a fresh process above its RSS once the
 against the size the dense ``(n, m)`` matrix would have.
 
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_sparse.py``; the issue's full size is
-``--queries 100000 --anchors 1000000``). Writes one section of ``docs/benchmarks.md``.
+``--queries 100000 --anchors 1000000``). Writes one section of ``docs/benchmarks.md``;
+``--profile`` prints where relreps' time goes instead.
 """
 
 from __future__ import annotations
@@ -58,6 +59,49 @@ print(json.dumps({{"extra": peak() - base}}))
     )
 
 
+def profile(x, anchors, k) -> None:
+    """Where the time of one ``sparse_relative_projection`` call goes: each part of the tiled
+    top-k engine timed (after one warm-up call), beside one faiss search of the same data."""
+    import time
+    from collections import Counter
+
+    import relreps.neighbours as engine
+
+    seconds, calls = Counter(), Counter()
+    parts = {
+        "_similarity_tile": "matrix products",
+        "_above": "threshold pass",
+        "_merge_top_k": "merges",
+        "_row_top_k": "first tiles' top-k",
+    }
+    for name in parts:
+        original = getattr(engine, name)
+
+        def timed(*args, _original=original, _name=name, **kwargs):
+            start = time.perf_counter()
+            result = _original(*args, **kwargs)
+            seconds[_name] += time.perf_counter() - start
+            calls[_name] += 1
+            return result
+
+        setattr(engine, name, timed)
+    relreps_sparse(x, anchors, k)
+    seconds.clear(), calls.clear()
+    start = time.perf_counter()
+    relreps_sparse(x, anchors, k)
+    total = time.perf_counter() - start
+    start = time.perf_counter()
+    faiss_search(x, anchors, k)
+    baseline = time.perf_counter() - start
+    flops = 2 * x.shape[0] * anchors.shape[0] * x.shape[1]
+    rows = [["sparse_relative_projection, whole call", f"{total:.2f} s", "1", ""]]
+    for name, label in parts.items():
+        rate = f"{flops / seconds[name] / 1e9:.0f} GFLOP/s" if name == "_similarity_tile" else ""
+        rows.append([f"{label} (`{name}`)", f"{seconds[name]:.2f} s", str(calls[name]), rate])
+    rows.append(["faiss `IndexFlatIP` search", f"{baseline:.2f} s", "1", ""])
+    print(table(["part", "time", "calls", "rate"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=20_000)
@@ -66,8 +110,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="time the engine's parts instead (prints only)"
+    )
     args = parser.parse_args()
     x, anchors = data(args.queries, args.anchors, args.dim)
+    if args.profile:
+        return profile(x, anchors, args.k)
     jobs = {name: (lambda f=f: f(x, anchors, args.k)) for name, f in METHODS.items()}
     times = interleaved(jobs, args.repeats)
     base = times["faiss `IndexFlatIP`"]
